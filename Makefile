@@ -1,0 +1,37 @@
+# tocsin — one entry point for people and CI. `make help` lists the targets.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: help demo test lint typecheck unit bench clean
+
+help:  ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## Set up and run the server with demo data on http://127.0.0.1:8080
+	$(BIN)/tocsin demo
+
+lint: $(STAMP)  ## ruff (lint + format check)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)  ## mypy --strict
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## pytest only
+	$(BIN)/pytest -q
+
+test: lint typecheck unit  ## Set up and run every check (what CI runs)
+
+bench: $(STAMP)  ## Ingest benchmark against Prometheus Alertmanager (prints a table)
+	$(BIN)/python bench/ingest.py
+
+clean:  ## Remove the environment and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

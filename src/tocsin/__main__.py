@@ -1,0 +1,5 @@
+"""``python -m tocsin`` runs the command-line interface."""
+
+from tocsin.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Helpers private to the package; nothing outside ``tocsin`` may import them."""

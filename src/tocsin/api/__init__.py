@@ -1,0 +1,1 @@
+"""The HTTP API (``/api/v1``): thin handlers over the engine and the store."""

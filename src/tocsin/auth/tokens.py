@@ -1,0 +1,67 @@
+"""Bearer tokens for machines and scripts: random secrets, stored only as SHA-256.
+
+A token is 32 random bytes, so a fast hash is enough (no dictionary to attack); argon2
+is kept for human passwords. Lookups are cached briefly so the ingest path does not
+read the database per request; a revoked token stops working within ``CACHE_TTL_S``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from sqlalchemy import Connection
+
+from tocsin._internal.clock import now_us
+from tocsin.auth.roles import ROLES
+from tocsin.errors import InvalidRequest
+from tocsin.model import Actor
+from tocsin.store import repo
+from tocsin.store.sqlite import Database
+
+__all__ = ("CACHE_TTL_S", "TokenCache", "create_token", "hash_token")
+
+CACHE_TTL_S = 30.0
+_PREFIX = "tcs_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, *, role: str, name: str) -> str:
+    """Store a new token for ``role`` and return its secret (shown once, never stored).
+
+    Raises:
+        InvalidRequest: unknown role or empty name.
+    """
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not name.strip():
+        raise InvalidRequest("token name must not be empty")
+    token = _PREFIX + secrets.token_urlsafe(32)
+    repo.insert_token(conn, name=name, role=role, digest=hash_token(token), at_us=now_us())
+    return token
+
+
+class TokenCache:
+    """Resolves bearer tokens to actors, with a short positive and negative cache."""
+
+    def __init__(self, db: Database, ttl_s: float = CACHE_TTL_S) -> None:
+        self._db = db
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, Actor | None]] = {}
+
+    async def resolve(self, token: str) -> Actor | None:
+        digest = hash_token(token)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await self._db.read(lambda conn: repo.token_by_hash(conn, digest))
+        actor = Actor(name=found[0], role=found[1]) if found is not None else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl, actor)
+        return actor

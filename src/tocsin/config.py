@@ -1,0 +1,105 @@
+"""Typed settings, read from a TOML file and overridden by command-line flags.
+
+Every bound tocsin enforces is a setting here with its default and its reason, so an
+operator can find it and a test can check it is documented (see ``SETTINGS_DOC``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, Struct
+
+from tocsin.errors import ConfigError
+
+__all__ = ("SETTINGS_DOC", "Limits", "Settings", "WebhookConfig", "load_settings")
+
+
+class Limits(Struct, frozen=True, forbid_unknown_fields=True):
+    """Bounds on work accepted, so overload is an answer (413/503), never a silent drop."""
+
+    max_body_bytes: Annotated[int, Meta(ge=1024)] = 8 * 1024 * 1024
+    max_batch_events: Annotated[int, Meta(ge=1)] = 10_000
+    max_pending_events: Annotated[int, Meta(ge=1)] = 200_000
+    max_commit_events: Annotated[int, Meta(ge=1)] = 5_000
+    max_page_size: Annotated[int, Meta(ge=1)] = 500
+    max_incident_events: Annotated[int, Meta(ge=1)] = 1_000
+    sse_queue: Annotated[int, Meta(ge=1)] = 1_000
+
+
+class WebhookConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """A URL that receives a JSON POST for each new incident and each state change."""
+
+    url: Annotated[str, Meta(pattern=r"^https?://")]
+    name: str | None = None
+    min_priority: Annotated[int, Meta(ge=1, le=4)] = 4
+    timeout_s: Annotated[float, Meta(gt=0, le=120)] = 5.0
+    max_attempts: Annotated[int, Meta(ge=1, le=100)] = 12
+    include_exercise: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+class Settings(Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything ``tocsin serve`` needs. Field names are the TOML keys."""
+
+    db: str = "var/tocsin.db"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    log_level: str = "INFO"
+    synchronous: str = "FULL"
+    limits: Limits = Limits()
+    webhook: list[WebhookConfig] = []
+
+
+SETTINGS_DOC: dict[str, str] = {
+    "db": "SQLite database file; created and migrated on start.",
+    "host": "Address the HTTP server binds to.",
+    "port": "TCP port of the HTTP server.",
+    "log_level": "DEBUG, INFO, WARNING or ERROR; logs are JSON lines on stderr.",
+    "synchronous": "SQLite synchronous pragma: FULL (default) fsyncs every commit, so a 202 survives "
+    "power loss; NORMAL survives a process crash only.",
+    "limits.max_body_bytes": "Largest request body accepted; larger gets 413.",
+    "limits.max_batch_events": "Most events in one request; more gets 413.",
+    "limits.max_pending_events": "Events waiting for the writer before new requests get 503 "
+    "with Retry-After.",
+    "limits.max_commit_events": "Most events the writer puts in one group commit.",
+    "limits.max_page_size": "Largest page the list endpoints return.",
+    "limits.max_incident_events": "Most events shown with one incident (newest first).",
+    "limits.sse_queue": "Changes buffered per live-stream client before it is told to reset.",
+    "webhook.url": "Where the JSON POST goes.",
+    "webhook.name": "Label in logs and metrics (defaults to the URL).",
+    "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",
+    "webhook.timeout_s": "Per-attempt timeout.",
+    "webhook.max_attempts": "Attempts (with exponential backoff) before a notification is marked dead.",
+    "webhook.include_exercise": "Also notify drills (exercise incidents).",
+}
+
+
+def load_settings(path: str | Path | None = None, **overrides: object) -> Settings:
+    """Read settings from a TOML file (if given) and apply non-None overrides.
+
+    Raises:
+        ConfigError: the file is unreadable or a value is invalid; the message names it.
+    """
+    raw: dict[str, object] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        server = raw.pop("server", None)
+        if isinstance(server, dict):
+            raw = {**server, **raw}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc

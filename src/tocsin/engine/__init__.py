@@ -1,0 +1,1 @@
+"""The engine: classify events, correlate them into incidents, drive incident lifecycles."""

@@ -1,0 +1,266 @@
+"""Events in, incidents out: the job that classifies, deduplicates, correlates and stores.
+
+One call handles one accepted request (a batch). It runs on the writer thread inside the
+group commit, so correlation sees every earlier event in order, and the caller learns the
+ids only once they are durable. Idempotency: an event whose (source, external_id) is
+already stored, or repeated within the batch, is not stored again; its original ids are
+returned in its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from tocsin._internal.clock import from_us, to_us
+from tocsin.engine.classify import UNCLASSIFIED
+from tocsin.engine.correlate import OpenIncident, correlation_key
+from tocsin.engine.state import Change, EngineState, OutboxItem
+from tocsin.model import EventIn, Handling
+from tocsin.store import repo
+from tocsin.store.writer import Tx
+
+__all__ = ("IngestResult", "ingest_job")
+
+_encode = msgspec.json.Encoder().encode
+
+IngestResult = list[tuple[int, int | None]]
+"""(event id, incident id or None) per event, in request order."""
+
+
+def _summary(inc: OpenIncident) -> dict[str, Any]:
+    """The fields of an incident a live view needs to update its row."""
+    return {
+        "id": inc.id,
+        "event_count": inc.count,
+        "condition": inc.condition,
+        "priority": inc.priority,
+        "alarm_type": inc.key[0],
+        "last_event_at": from_us(inc.last_us).isoformat(),
+    }
+
+
+def _incident_json(row: dict[str, Any]) -> dict[str, Any]:
+    built: dict[str, Any] = msgspec.to_builtins(repo.incident_from_row(row))
+    return built
+
+
+class _Batch:
+    """Rows and side effects accumulated by one ingest job."""
+
+    __slots__ = ("changes", "events", "new", "outbox", "outbox_items", "timeline", "touched")
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.new: dict[int, dict[str, Any]] = {}
+        self.touched: dict[int, OpenIncident] = {}
+        self.timeline: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.outbox_items: list[OutboxItem] = []
+        self.changes: list[Change] = []
+
+    def notify(
+        self, state: EngineState, kind: str, inc: dict[str, Any], priority: int, exercise: bool, at: int
+    ) -> None:
+        rows, items = state.outbox_rows(kind, inc, priority=priority, exercise=exercise, at_us=at)
+        self.outbox.extend(rows)
+        self.outbox_items.extend(items)
+        self.changes.append(Change(kind, inc["id"], at, inc))
+
+
+def ingest_job(
+    state: EngineState,
+    items: Sequence[EventIn],
+    *,
+    received_us: int,
+    actor: str,
+    raw: Sequence[str | None] | None = None,
+) -> Any:
+    """Build the writer job for one batch; the job returns an ``IngestResult``."""
+
+    def job(tx: Tx) -> IngestResult:
+        tx.after_rollback(state.reload)
+        conn = tx.conn
+        keys = list({(e.source, e.external_id) for e in items if e.external_id is not None})
+        known = repo.find_existing(conn, keys) if keys else {}
+        batch = _Batch()
+        results: IngestResult = []
+        for pos, ev in enumerate(items):
+            if ev.external_id is not None:
+                hit = known.get((ev.source, ev.external_id))
+                if hit is not None:
+                    results.append(hit)
+                    continue
+            result = _one(state, batch, ev, received_us, raw[pos] if raw is not None else None)
+            if ev.external_id is not None:
+                known[(ev.source, ev.external_id)] = result
+            results.append(result)
+        repo.insert_events(conn, batch.events)
+        repo.insert_incidents(conn, list(batch.new.values()))
+        repo.update_touched(
+            conn,
+            [
+                {
+                    "b_id": inc.id,
+                    "b_last": inc.last_us,
+                    "b_first": inc.first_us,
+                    "b_added": added,
+                    "b_condition": inc.condition,
+                    "b_updated": received_us,
+                    "b_lat": inc.lat,
+                    "b_lon": inc.lon,
+                }
+                for inc, added in _added(batch)
+            ],
+        )
+        repo.insert_timeline(conn, batch.timeline)
+        repo.insert_outbox(conn, batch.outbox)
+        for inc, _ in _added(batch):
+            batch.changes.append(Change("incident.updated", inc.id, received_us, _summary(inc)))
+        if batch.changes:
+            tx.after_commit(lambda: state.publish(batch.changes))
+        if batch.outbox_items:
+            tx.after_commit(lambda: state.deliver(batch.outbox_items))
+        return results
+
+    return job
+
+
+def _added(batch: _Batch) -> list[tuple[OpenIncident, int]]:
+    """Existing incidents touched by the batch, with how many events each gained."""
+    counts: dict[int, int] = {}
+    for row in batch.events:
+        iid = row["incident_id"]
+        if iid is not None and iid in batch.touched:
+            counts[iid] = counts.get(iid, 0) + 1
+    return [(batch.touched[iid], n) for iid, n in counts.items()]
+
+
+def _one(
+    state: EngineState, batch: _Batch, ev: EventIn, received_us: int, raw: str | None
+) -> tuple[int, int | None]:
+    alarm = state.dictionary.classify(ev.type)
+    unmapped = ev.type if alarm is UNCLASSIFIED else None
+    occurred = to_us(ev.occurred_at) if ev.occurred_at is not None else received_us
+    loc = ev.location
+    lat, lon = (loc.lat, loc.lon) if loc is not None else (None, None)
+    key = correlation_key(alarm.key, ev.site, ev.source, ev.exercise, unmapped, lat, lon)
+    cleared = ev.condition == "cleared"
+    window = None if cleared else alarm.correlation_window * 1_000_000
+    inc = state.index.match(key, occurred, window, lat, lon, alarm.radius_m)
+    event_id = state.next_event_id()
+    incident_id: int | None
+    if inc is not None:
+        incident_id = inc.id
+        state.index.touch(inc, occurred)
+        inc.count += 1
+        inc.first_us = min(inc.first_us, occurred)
+        if inc.lat is None and lat is not None:
+            inc.lat, inc.lon = lat, lon
+        new_row = batch.new.get(inc.id)
+        if inc.condition != ev.condition:
+            inc.condition = ev.condition
+            _condition_changed(state, batch, inc, ev, event_id, received_us)
+        if new_row is not None:
+            new_row.update(
+                last_event_us=inc.last_us, first_event_us=inc.first_us, event_count=inc.count,
+                condition=inc.condition, lat=inc.lat, lon=inc.lon,
+            )  # fmt: skip
+        else:
+            batch.touched[inc.id] = inc
+    elif not cleared:
+        incident_id = state.next_incident_id()
+        inc = OpenIncident(
+            incident_id,
+            key,
+            occurred,
+            lat,
+            lon,
+            first_us=occurred,
+            count=1,
+            condition="active",
+            priority=alarm.priority,
+        )
+        state.index.add(inc)
+        title = f"{alarm.name}: {ev.type}" if unmapped else alarm.name
+        row = {
+            "id": incident_id,
+            "alarm_type": alarm.key,
+            "alarm_code": alarm.code,
+            "priority": alarm.priority,
+            "category": alarm.category,
+            "handling": Handling.NEW.value,
+            "condition": "active",
+            "site": ev.site,
+            "lat": lat,
+            "lon": lon,
+            "first_event_us": occurred,
+            "last_event_us": occurred,
+            "event_count": 1,
+            "opened_us": received_us,
+            "updated_us": received_us,
+            "exercise": ev.exercise,
+            "assignee": None,
+            "disposition": None,
+            "merged_into": None,
+            "unmapped_type": unmapped,
+            "title": f"{title} at {ev.site}" if ev.site else title,
+        }
+        batch.new[incident_id] = row
+        batch.timeline.append(
+            {
+                "incident_id": incident_id,
+                "at_us": received_us,
+                "actor": "system",
+                "action": "open",
+                "from_state": None,
+                "to_state": Handling.NEW.value,
+                "text": f"opened by event {event_id} ({ev.method}) from {ev.source}",
+                "data": _encode({"event_id": event_id}).decode(),
+            }
+        )
+        batch.notify(state, "incident.opened", _incident_json(row), alarm.priority, ev.exercise, received_us)
+    else:
+        incident_id = None  # a restore with nothing open to clear: kept, attached to nothing
+    batch.events.append(
+        {
+            "id": event_id,
+            "source": ev.source,
+            "external_id": ev.external_id,
+            "type": ev.type,
+            "alarm_type": alarm.key,
+            "method": ev.method,
+            "site": ev.site,
+            "occurred_us": occurred,
+            "received_us": received_us,
+            "condition": ev.condition,
+            "exercise": ev.exercise,
+            "lat": lat,
+            "lon": lon,
+            "description": ev.description,
+            "attributes": _encode(ev.attributes).decode() if ev.attributes else None,
+            "raw": raw,
+            "incident_id": incident_id,
+        }
+    )
+    return event_id, incident_id
+
+
+def _condition_changed(
+    state: EngineState, batch: _Batch, inc: OpenIncident, ev: EventIn, event_id: int, at: int
+) -> None:
+    batch.timeline.append(
+        {
+            "incident_id": inc.id,
+            "at_us": at,
+            "actor": ev.source,
+            "action": "condition",
+            "from_state": None,
+            "to_state": ev.condition,
+            "text": f"condition {ev.condition} (event {event_id})",
+            "data": _encode({"event_id": event_id}).decode(),
+        }
+    )
+    batch.notify(state, "incident.condition_changed", _summary(inc), inc.priority, ev.exercise, at)

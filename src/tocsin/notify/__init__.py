@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox and the channels that deliver from it."""

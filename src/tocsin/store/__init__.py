@@ -1,0 +1,1 @@
+"""Durable storage: schema, migrations, the single writer and the SQLite backend."""

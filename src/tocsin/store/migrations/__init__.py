@@ -1,0 +1,1 @@
+"""Alembic migrations; run programmatically by ``tocsin.store.database.migrate``."""

@@ -1,0 +1,364 @@
+"""Queries: every SQL statement tocsin runs, as functions of a SQLAlchemy connection.
+
+Dialect-neutral Core, so the PostgreSQL backend runs the same code. Write functions take
+lists and use executemany: a group commit of a thousand events is a handful of
+statements, not thousands. Read functions build API structs from rows.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
+
+from tocsin._internal.clock import from_us
+from tocsin.model import AlarmType, Event, Incident, Location, TimelineEntry
+from tocsin.store.schema import alarm_types, events, incidents, outbox, timeline, tokens
+
+__all__ = (
+    "IncidentFilter",
+    "decode_cursor",
+    "encode_cursor",
+    "find_existing",
+    "get_incident",
+    "incident_events",
+    "incident_from_row",
+    "incident_timeline",
+    "insert_alarm_types",
+    "list_alarm_types",
+    "list_incidents",
+    "load_open_incidents",
+    "max_ids",
+)
+
+Row = Mapping[Any, Any]
+"""A result row as a mapping (SQLAlchemy ``RowMapping`` or a plain dict)."""
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.decode
+
+_UPDATE_TOUCHED = (
+    update(incidents)
+    .where(incidents.c.id == bindparam("b_id"))
+    .values(
+        last_event_us=bindparam("b_last"),
+        first_event_us=bindparam("b_first"),
+        event_count=incidents.c.event_count + bindparam("b_added"),
+        condition=bindparam("b_condition"),
+        updated_us=bindparam("b_updated"),
+        lat=func.coalesce(incidents.c.lat, bindparam("b_lat")),
+        lon=func.coalesce(incidents.c.lon, bindparam("b_lon")),
+    )
+)
+
+
+def max_ids(conn: Connection) -> dict[str, int]:
+    """Highest id in each writer-allocated table (0 when empty)."""
+    return {
+        name: conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        for name, table in (("events", events), ("incidents", incidents), ("outbox", outbox))
+    }
+
+
+def find_existing(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """Events already stored under (source, external_id): their id and incident."""
+    found: dict[tuple[str, str], tuple[int, int | None]] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        rows = conn.execute(
+            select(events.c.source, events.c.external_id, events.c.id, events.c.incident_id).where(
+                tuple_(events.c.source, events.c.external_id).in_(chunk)
+            )
+        )
+        for source, external_id, event_id, incident_id in rows:
+            found[(source, external_id)] = (event_id, incident_id)
+    return found
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(events.insert(), rows)
+
+
+def insert_incidents(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(incidents.insert(), rows)
+
+
+def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Apply aggregated correlation updates (``b_id``, ``b_last``, ``b_added``, ...)."""
+    if rows:
+        conn.execute(_UPDATE_TOUCHED, rows)
+
+
+def insert_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(timeline.insert(), rows)
+
+
+def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(outbox.insert(), rows)
+
+
+def load_open_incidents(
+    conn: Connection, open_states: Iterable[str], ids: Sequence[int] | None = None
+) -> list[Row]:
+    """Rows of every open incident (or of those ``ids`` that are open), for the correlation index."""
+    cols = [
+        incidents.c.id,
+        incidents.c.alarm_type,
+        incidents.c.site,
+        incidents.c.exercise,
+        incidents.c.unmapped_type,
+        incidents.c.lat,
+        incidents.c.lon,
+        incidents.c.last_event_us,
+        incidents.c.first_event_us,
+        incidents.c.event_count,
+        incidents.c.condition,
+        incidents.c.priority,
+    ]
+    # The source of a site-less, location-less incident is that of its first event.
+    first_source = (
+        select(events.c.source)
+        .where(events.c.incident_id == incidents.c.id)
+        .order_by(events.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = select(*cols, first_source.label("source")).where(incidents.c.handling.in_(list(open_states)))
+    if ids is not None:
+        stmt = stmt.where(incidents.c.id.in_(list(ids)))
+    return list(conn.execute(stmt).mappings())
+
+
+# -- alarm types -----------------------------------------------------------------------
+
+
+def alarm_type_from_row(row: Row) -> AlarmType:
+    return AlarmType(
+        code=row["code"],
+        key=row["key"],
+        name=row["name"],
+        category=row["category"],
+        priority=row["priority"],
+        sop=_json_decode(row["sop"]),
+        correlation_window=row["correlation_window"],
+        radius_m=row["radius_m"],
+        description=row["description"],
+        aliases=_json_decode(row["aliases"]),
+    )
+
+
+def alarm_type_row(t: AlarmType, *, at_us: int, actor: str, builtin: bool = False) -> dict[str, Any]:
+    return {
+        "code": t.code,
+        "key": t.key,
+        "name": t.name,
+        "category": t.category,
+        "priority": t.priority,
+        "sop": _json_encode(t.sop).decode(),
+        "correlation_window": t.correlation_window,
+        "radius_m": t.radius_m,
+        "description": t.description,
+        "aliases": _json_encode(t.aliases).decode(),
+        "builtin": builtin,
+        "created_us": at_us,
+        "updated_us": at_us,
+        "created_by": actor,
+    }
+
+
+def list_alarm_types(conn: Connection) -> list[AlarmType]:
+    return [
+        alarm_type_from_row(r)
+        for r in conn.execute(select(alarm_types).order_by(alarm_types.c.code)).mappings()
+    ]
+
+
+def insert_alarm_types(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(alarm_types.insert(), rows)
+
+
+def alarm_type_exists(conn: Connection, code: str, key: str) -> str | None:
+    """Which of ``code`` or ``key`` is already taken, if either."""
+    row = conn.execute(
+        select(alarm_types.c.code, alarm_types.c.key).where(
+            or_(alarm_types.c.code == code, alarm_types.c.key == key)
+        )
+    ).first()
+    if row is None:
+        return None
+    return "code" if row.code == code else "key"
+
+
+# -- tokens ----------------------------------------------------------------------------
+
+
+def insert_token(conn: Connection, *, name: str, role: str, digest: str, at_us: int) -> None:
+    conn.execute(tokens.insert().values(name=name, role=role, hash=digest, created_us=at_us))
+
+
+def token_by_hash(conn: Connection, digest: str) -> tuple[str, str] | None:
+    row = conn.execute(
+        select(tokens.c.name, tokens.c.role).where(
+            and_(tokens.c.hash == digest, tokens.c.revoked_us.is_(None))
+        )
+    ).first()
+    return None if row is None else (row.name, row.role)
+
+
+# -- incidents -------------------------------------------------------------------------
+
+
+def incident_from_row(row: Row) -> Incident:
+    lat, lon = row["lat"], row["lon"]
+    return Incident(
+        id=row["id"],
+        alarm_type=row["alarm_type"],
+        alarm_code=row["alarm_code"],
+        priority=row["priority"],
+        category=row["category"],
+        handling=row["handling"],
+        condition=row["condition"],
+        first_event_at=from_us(row["first_event_us"]),
+        last_event_at=from_us(row["last_event_us"]),
+        event_count=row["event_count"],
+        opened_at=from_us(row["opened_us"]),
+        updated_at=from_us(row["updated_us"]),
+        exercise=bool(row["exercise"]),
+        site=row["site"],
+        location=Location(lat=lat, lon=lon) if lat is not None and lon is not None else None,
+        assignee=row["assignee"],
+        disposition=row["disposition"],
+        merged_into=row["merged_into"],
+        unmapped_type=row["unmapped_type"],
+        title=row["title"],
+    )
+
+
+def event_from_row(row: Row) -> Event:
+    lat, lon = row["lat"], row["lon"]
+    return Event(
+        id=row["id"],
+        type=row["type"],
+        method=row["method"],
+        source=row["source"],
+        occurred_at=from_us(row["occurred_us"]),
+        received_at=from_us(row["received_us"]),
+        condition=row["condition"],
+        exercise=bool(row["exercise"]),
+        site=row["site"],
+        location=Location(lat=lat, lon=lon) if lat is not None and lon is not None else None,
+        description=row["description"],
+        attributes=_json_decode(row["attributes"]) if row["attributes"] else {},
+        external_id=row["external_id"],
+        incident_id=row["incident_id"],
+        alarm_type=row["alarm_type"],
+    )
+
+
+def get_incident_row(conn: Connection, incident_id: int) -> Row | None:
+    return conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
+
+
+def get_incident(conn: Connection, incident_id: int) -> Incident | None:
+    row = get_incident_row(conn, incident_id)
+    return None if row is None else incident_from_row(row)
+
+
+def incident_events(conn: Connection, incident_id: int, limit: int) -> list[Event]:
+    stmt = select(events).where(events.c.incident_id == incident_id).order_by(events.c.id.desc()).limit(limit)
+    return [event_from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def incident_timeline(conn: Connection, incident_id: int) -> list[TimelineEntry]:
+    stmt = select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
+    return [
+        TimelineEntry(
+            at=from_us(r["at_us"]),
+            actor=r["actor"],
+            action=r["action"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            text=r["text"],
+            data=_json_decode(r["data"]) if r["data"] else {},
+        )
+        for r in conn.execute(stmt).mappings()
+    ]
+
+
+class IncidentFilter(msgspec.Struct, frozen=True):
+    """Filters of ``GET /incidents``; ``handling`` may hold the alias ``open``."""
+
+    handling: tuple[str, ...] = ()
+    site: str | None = None
+    alarm_type: str | None = None
+    priority: tuple[int, ...] = ()
+    opened_from_us: int | None = None
+    opened_to_us: int | None = None
+    exercise: bool | None = None
+
+
+def encode_cursor(values: Sequence[int]) -> str:
+    return base64.urlsafe_b64encode(_json_encode(list(values))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[int]:
+    """Raises ValueError for a cursor this server did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=list[int])
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise ValueError("cursor is not one this server returned") from exc
+
+
+def list_incidents(
+    conn: Connection, flt: IncidentFilter, *, order: str, limit: int, after: list[int] | None
+) -> tuple[list[Incident], str | None]:
+    """A page of incidents and the cursor of the next page (None on the last).
+
+    ``order="newest"`` pages by id descending; ``order="queue"`` by priority, then
+    oldest first event, then id: the order an operator works the queue in.
+    """
+    c = incidents.c
+    conds: list[Any] = []
+    if flt.handling:
+        conds.append(c.handling.in_(flt.handling))
+    if flt.site is not None:
+        conds.append(c.site == flt.site)
+    if flt.alarm_type is not None:
+        conds.append(or_(c.alarm_type == flt.alarm_type, c.alarm_code == flt.alarm_type))
+    if flt.priority:
+        conds.append(c.priority.in_(flt.priority))
+    if flt.opened_from_us is not None:
+        conds.append(c.opened_us >= flt.opened_from_us)
+    if flt.opened_to_us is not None:
+        conds.append(c.opened_us < flt.opened_to_us)
+    if flt.exercise is not None:
+        conds.append(c.exercise == flt.exercise)
+    sort: list[Any]
+    if order == "queue":
+        sort = [c.priority, c.first_event_us, c.id]
+        if after is not None:
+            conds.append(tuple_(c.priority, c.first_event_us, c.id) > tuple_(*after))
+    else:
+        sort = [c.id.desc()]
+        if after is not None:
+            conds.append(c.id < after[0])
+    stmt = select(incidents).where(and_(*conds)).order_by(*sort).limit(limit + 1)
+    rows = list(conn.execute(stmt).mappings())
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        key = [last["priority"], last["first_event_us"], last["id"]] if order == "queue" else [last["id"]]
+        nxt = encode_cursor(key)
+    return [incident_from_row(r) for r in rows], nxt

@@ -1,0 +1,41 @@
+"""Shared fixtures: a migrated database and an engine driven synchronously."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tocsin.engine.ingest import IngestResult, ingest_job
+from tocsin.engine.state import EngineState
+from tocsin.model import EventIn
+from tocsin.store.sqlite import Database, open_database
+
+
+class SyncEngine:
+    """Runs engine jobs on the calling thread (no writer thread): deterministic for tests."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.writer = db.writer(max_pending=1_000_000, max_group_weight=5000)
+        self.state = EngineState()
+        self.writer.run_blocking(lambda tx: self.state.bootstrap(tx.conn, now_us=1))
+
+    def ingest(self, events: Sequence[EventIn], *, received_us: int = 1_700_000_000_000_000) -> IngestResult:
+        result: IngestResult = self.writer.run_blocking(
+            ingest_job(self.state, events, received_us=received_us, actor="test")
+        )
+        return result
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(tmp_path / "t.db", synchronous="OFF")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def engine(db: Database) -> SyncEngine:
+    return SyncEngine(db)

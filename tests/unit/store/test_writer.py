@@ -1,0 +1,139 @@
+"""The single writer: group commit, isolation of a failing job, bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tocsin.errors import StoreUnavailable
+from tocsin.store.schema import tokens
+from tocsin.store.sqlite import Database
+from tocsin.store.writer import Tx
+
+
+def _insert(name: str) -> Callable[[Tx], str]:
+    def job(tx: Tx) -> str:
+        tx.conn.execute(tokens.insert().values(name=name, role="device", hash=name, created_us=0))
+        return name
+
+    return job
+
+
+def _count(db: Database) -> int:
+    with db.read_engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(tokens)).scalar_one())
+
+
+def test_concurrent_jobs_share_commits(db: Database) -> None:
+    writer = db.writer(max_pending=10_000, max_group_weight=1000)
+    gate = threading.Event()
+    writer.start()
+
+    async def main() -> list[str]:
+        # Hold the writer busy so the next 200 jobs queue up behind it and commit together.
+        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5)))
+        await asyncio.sleep(0.05)
+        jobs = [asyncio.ensure_future(writer.submit(_insert(f"t{i}"))) for i in range(200)]
+        gate.set()
+        await blocker
+        return list(await asyncio.gather(*jobs))
+
+    try:
+        names = asyncio.run(main())
+    finally:
+        writer.stop()
+    assert names == [f"t{i}" for i in range(200)]
+    assert _count(db) == 200
+    assert writer.stats.jobs == 201
+    assert writer.stats.commits <= 3
+
+
+def test_failing_job_rolls_back_alone(db: Database) -> None:
+    writer = db.writer(max_pending=10_000, max_group_weight=1000)
+    repaired: list[bool] = []
+    gate = threading.Event()
+
+    def bad(tx: Tx) -> None:
+        tx.conn.execute(tokens.insert().values(name="bad", role="device", hash="bad", created_us=0))
+        tx.after_rollback(lambda conn: repaired.append(True))
+        raise RuntimeError("boom")
+
+    async def main() -> tuple[object, ...]:
+        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5)))
+        await asyncio.sleep(0.05)
+        futs = [writer.submit(_insert("a")), writer.submit(bad), writer.submit(_insert("b"))]
+        tasks = [asyncio.ensure_future(f) for f in futs]
+        gate.set()
+        await blocker
+        return tuple(await asyncio.gather(*tasks, return_exceptions=True))
+
+    writer.start()
+    try:
+        a, boom, b = asyncio.run(main())
+    finally:
+        writer.stop()
+    assert (a, b) == ("a", "b")
+    assert isinstance(boom, RuntimeError)
+    assert repaired == [True]
+    with db.read_engine.connect() as conn:
+        assert sorted(conn.execute(select(tokens.c.name)).scalars()) == ["a", "b"]
+
+
+def test_queue_over_bound_is_refused_not_queued(db: Database) -> None:
+    writer = db.writer(max_pending=100, max_group_weight=1000)
+    gate = threading.Event()
+    writer.start()
+
+    async def main() -> None:
+        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5), weight=90))
+        await asyncio.sleep(0.05)
+        with pytest.raises(StoreUnavailable) as info:
+            await writer.submit(_insert("x"), weight=20)
+        assert info.value.retry_after >= 1 and info.value.status_code == 503
+        gate.set()
+        await blocker
+        assert await writer.submit(_insert("y"), weight=20) == "y"
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.stop()
+
+
+def test_after_commit_runs_only_for_committed_jobs(db: Database) -> None:
+    writer = db.writer(max_pending=100, max_group_weight=1000)
+    seen: list[str] = []
+
+    def ok(tx: Tx) -> None:
+        tx.after_commit(lambda: seen.append("ok"))
+
+    def fails(tx: Tx) -> None:
+        tx.after_commit(lambda: seen.append("fails"))
+        raise ValueError("no")
+
+    async def main() -> None:
+        await writer.submit(ok)
+        with pytest.raises(ValueError):
+            await writer.submit(fails)
+
+    writer.start()
+    try:
+        asyncio.run(main())
+    finally:
+        writer.stop()
+    assert seen == ["ok"]
+
+
+def test_wal_and_durable_sync(tmp_path: Path) -> None:
+    database = Database(tmp_path / "d.db")
+    try:
+        with database.write_engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+    finally:
+        database.close()

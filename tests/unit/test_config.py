@@ -1,0 +1,59 @@
+"""Settings: every one documented, bad ones rejected with a message naming them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tocsin.config import SETTINGS_DOC, Limits, Settings, WebhookConfig, load_settings
+from tocsin.errors import ConfigError
+
+
+def test_every_setting_is_documented() -> None:
+    names = {f for f in Settings.__struct_fields__ if f not in ("limits", "webhook")}
+    names |= {f"limits.{f}" for f in Limits.__struct_fields__}
+    names |= {f"webhook.{f}" for f in WebhookConfig.__struct_fields__}
+    assert names == set(SETTINGS_DOC)
+
+
+def test_every_documented_setting_is_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "SETTINGS_DOC" in readme
+    for name in ("max_body_bytes", "max_batch_events", "max_pending_events", "min_priority", "synchronous"):
+        assert name in readme
+
+
+def test_toml_with_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(
+        'port = 9000\n[limits]\nmax_batch_events = 7\n[[webhook]]\nurl = "http://h/x"\nmin_priority = 2\n'
+    )
+    s = load_settings(cfg, port=None, db="x.db")
+    assert (s.port, s.db, s.limits.max_batch_events, s.webhook[0].min_priority) == (9000, "x.db", 7, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("port = 'x'", "port"),
+        ("[[webhook]]\nurl = 'ftp://x'", "url"),
+        ("nope = 1", "nope"),
+        ("port = [", "TOML"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(cfg)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_defaults_are_valid() -> None:
+    assert msgspec.convert(msgspec.to_builtins(Settings()), Settings) == Settings()

@@ -66,44 +66,70 @@ def max_ids(conn: Connection) -> dict[str, int]:
 def find_existing(
     conn: Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, int | None]]:
-    """Events already stored under (source, external_id): their id and incident."""
+    """Events already stored under (source, external_id): their id and incident.
+
+    Looks up by ``external_id`` (the leading column of the unique index) and checks the
+    source in Python: a row-value IN list would not use the index on SQLite.
+    """
+    wanted = set(keys)
     found: dict[tuple[str, str], tuple[int, int | None]] = {}
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        rows = conn.execute(
-            select(events.c.source, events.c.external_id, events.c.id, events.c.incident_id).where(
-                tuple_(events.c.source, events.c.external_id).in_(chunk)
-            )
-        )
+    ext_ids = sorted({ext for _, ext in keys})
+    for start in range(0, len(ext_ids), 500):
+        rows = conn.execute(_FIND_EXISTING, {"ids": ext_ids[start : start + 500]})
         for source, external_id, event_id, incident_id in rows:
-            found[(source, external_id)] = (event_id, incident_id)
+            if (source, external_id) in wanted:
+                found[(source, external_id)] = (event_id, incident_id)
     return found
+
+
+_FIND_EXISTING = select(events.c.source, events.c.external_id, events.c.id, events.c.incident_id).where(
+    events.c.external_id.in_(bindparam("ids", expanding=True))
+)
+
+_compiled: dict[tuple[str, ...], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _bulk(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """executemany with the statement compiled once per dialect and rows passed straight to
+    the driver: SQLAlchemy's per-row parameter processing costs more than SQLite's insert."""
+    key = (conn.dialect.name, name, *rows[0])
+    cached = _compiled.get(key)
+    if cached is None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        cached = (str(compiled), positions)
+        _compiled[key] = cached
+    sql, positions = cached
+    if positions is None:
+        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[p] for p in positions) for row in rows])
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(events.insert(), rows)
+        _bulk(conn, "events", events.insert(), rows)
 
 
 def insert_incidents(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(incidents.insert(), rows)
+        _bulk(conn, "incidents", incidents.insert(), rows)
 
 
 def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Apply aggregated correlation updates (``b_id``, ``b_last``, ``b_added``, ...)."""
     if rows:
-        conn.execute(_UPDATE_TOUCHED, rows)
+        _bulk(conn, "touched", _UPDATE_TOUCHED, rows)
 
 
 def insert_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(timeline.insert(), rows)
+        _bulk(conn, "timeline", timeline.insert(), rows)
 
 
 def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(outbox.insert(), rows)
+        _bulk(conn, "outbox", outbox.insert(), rows)
 
 
 def load_open_incidents(

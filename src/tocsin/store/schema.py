@@ -65,7 +65,7 @@ events = Table(
     Column("attributes", Text),
     Column("raw", Text),
     Column("incident_id", BigInteger),
-    Index("ix_events_source_external_id", "source", "external_id", unique=True),
+    Index("ix_events_external_id_source", "external_id", "source", unique=True),
     Index("ix_events_incident_id", "incident_id"),
     Index("ix_events_received_us", "received_us"),
 )

@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("raw", sa.Text),
         sa.Column("incident_id", sa.BigInteger),
     )
-    op.create_index("ix_events_source_external_id", "events", ["source", "external_id"], unique=True)
+    op.create_index("ix_events_external_id_source", "events", ["external_id", "source"], unique=True)
     op.create_index("ix_events_incident_id", "events", ["incident_id"])
     op.create_index("ix_events_received_us", "events", ["received_us"])
     op.create_table(

@@ -8,7 +8,8 @@ Shapes:
 - ``closed_loop``: N clients, each sending its next request as soon as the last answered.
 - ``paced``: one request per event at a fixed rate over a pool of connections, each event
   on a brand-new site (so each opens an incident); returns the send time per site.
-- ``preload``: distinct sites in big batches, to fill a store with open incidents.
+- ``preload``: distinct sites in big batches, to fill a store with open incidents;
+  ``prime``: every site of the repeating pool once, before a closed-loop run.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import random
 import time
 import traceback
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
 import msgspec
+
 from _http import Client, run_async
 
 __all__ = ("TYPES", "Mix", "Target", "worker_main")
@@ -42,6 +44,9 @@ TYPES = (
     "utility.water_leak",
 )
 _TYPE_CUM = list(itertools.accumulate((10, 6, 8, 3, 3, 20, 5)))
+
+POOL = 2000
+"""Sites that repeat in the closed-loop mix."""
 
 Ev = tuple[str, str, str, str]
 """(alarm type, site, source, external id) of one alarm."""
@@ -92,30 +97,41 @@ class Target:
 class Mix:
     """A stream of alarms: repeats over a pool of sites, plus a share on brand-new sites.
 
-    Pool sites are drawn Zipf-like (a few busy sites, a long tail), so most alarms join an
-    incident that is already open; a new site always opens one. The source is the site's
-    panel, so Alertmanager's label set (alertname, site, source) deduplicates exactly where
-    tocsin correlates (type, site). ``pool=0`` makes every alarm a new site.
+    Pool sites are drawn Zipf-like (a few busy sites, a long tail), each always with its
+    own alarm type (a site's panel keeps reporting the same condition), so once the pool
+    has been seen every pool alarm joins an open incident and only the ``new_share`` on
+    brand-new sites opens one. The source is the site's panel, so Alertmanager's label
+    set (alertname, site, source) deduplicates exactly where tocsin correlates (type,
+    site). ``pool=0`` makes every alarm a new site.
     """
 
     def __init__(self, seed: int, tag: str, *, pool: int, new_share: float) -> None:
         self._rng = random.Random(seed)
         self._tag = tag
-        self._pool = [f"site-{i}" for i in range(pool)]
+        kinds = random.Random(0).choices(TYPES, cum_weights=_TYPE_CUM, k=pool)
+        self._pool = [(kinds[i], f"site-{i}") for i in range(pool)]
         self._cum = list(itertools.accumulate(1.0 / (i + 1) ** 0.9 for i in range(pool)))
         self._new = new_share if pool else 1.0
         self._n = 0
 
+    def pool_once(self) -> list[Ev]:
+        """Every pool site once: primes a store so pool alarms correlate from then on."""
+        return [self._ev(t, site) for t, site in self._pool]
+
+    def _ev(self, alarm_type: str, site: str) -> Ev:
+        self._n += 1
+        return (alarm_type, site, f"panel-{site}", f"{self._tag}-{self._n}")
+
     def take(self, k: int) -> list[Ev]:
         rng = self._rng
-        sites = rng.choices(self._pool, cum_weights=self._cum, k=k) if self._pool else []
-        types = rng.choices(TYPES, cum_weights=_TYPE_CUM, k=k)
+        picks = rng.choices(self._pool, cum_weights=self._cum, k=k) if self._pool else []
         out: list[Ev] = []
         for i in range(k):
-            self._n += 1
-            n = self._n
-            site = f"{self._tag}-new-{n}" if not sites or rng.random() < self._new else sites[i]
-            out.append((types[i], site, f"panel-{site}", f"{self._tag}-{n}"))
+            if not picks or rng.random() < self._new:
+                site = f"{self._tag}-new-{self._n + 1}"
+                out.append(self._ev(rng.choices(TYPES, cum_weights=_TYPE_CUM)[0], site))
+            else:
+                out.append(self._ev(*picks[i]))
         return out
 
 
@@ -189,7 +205,7 @@ async def closed_loop(
     max_items: int,
     seed: int,
     tag: str,
-    pool: int = 5000,
+    pool: int = POOL,
     new_share: float = 0.05,
     single: bool = False,
 ) -> dict[str, Any]:
@@ -272,16 +288,14 @@ async def paced(
     return out
 
 
-async def preload(target: Target, *, start: int, count: int, batch: int, clients: int) -> dict[str, Any]:
-    """Alarms ``start .. start+count-1``, each on its own site ``open-N`` (one incident each)."""
+async def _send_all(target: Target, chunks: list[list[Ev]], clients: int) -> dict[str, Any]:
     stats = _Stats()
     conns = [target.client() for _ in range(clients)]
-    chunks = [range(s, min(s + batch, start + count)) for s in range(start, start + count, batch)]
+    todo = list(reversed(chunks))
 
     async def run(client: Client) -> None:
-        while chunks:
-            chunk = chunks.pop()
-            evs = [(TYPES[i % len(TYPES)], f"open-{i}", f"panel-open-{i}", f"open-{i}") for i in chunk]
+        while todo:
+            evs = todo.pop()
             await _send(client, target, target.body(evs), len(evs), stats)
 
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -292,10 +306,26 @@ async def preload(target: Target, *, start: int, count: int, batch: int, clients
     return stats.summary(time.perf_counter() - t0, time.process_time() - cpu0)
 
 
-SHAPES: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
+async def preload(target: Target, *, start: int, count: int, batch: int, clients: int) -> dict[str, Any]:
+    """Alarms ``start .. start+count-1``, each on its own site ``open-N`` (one incident each)."""
+    evs = [
+        (TYPES[i % len(TYPES)], f"open-{i}", f"panel-open-{i}", f"open-{i}")
+        for i in range(start, start + count)
+    ]
+    return await _send_all(target, [evs[i : i + batch] for i in range(0, len(evs), batch)], clients)
+
+
+async def prime(target: Target, *, pool: int, tag: str, batch: int = 100, clients: int = 4) -> dict[str, Any]:
+    """Every site of the ``Mix`` pool once, so the measured run starts in a steady state."""
+    evs = Mix(0, tag, pool=pool, new_share=0.0).pool_once()
+    return await _send_all(target, [evs[i : i + batch] for i in range(0, len(evs), batch)], clients)
+
+
+SHAPES: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
     "closed_loop": closed_loop,
     "paced": paced,
     "preload": preload,
+    "prime": prime,
 }
 
 
@@ -305,7 +335,7 @@ def worker_main(conn: Connection) -> None:
         while (msg := conn.recv()) is not None:
             name, kwargs = msg
             try:
-                result = run_async(SHAPES[name](**kwargs))
+                result: dict[str, Any] = run_async(SHAPES[name](**kwargs))
             except Exception:  # noqa: BLE001 - reported to the driver, which raises it
                 conn.send(("error", traceback.format_exc()))
             else:

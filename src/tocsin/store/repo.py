@@ -101,7 +101,7 @@ def _bulk(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) ->
         _compiled[key] = cached
     sql, positions = cached
     if positions is None:
-        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, rows)
     else:
         conn.exec_driver_sql(sql, [tuple(row[p] for p in positions) for row in rows])
 

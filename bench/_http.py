@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import time
 from collections.abc import Coroutine
@@ -207,6 +208,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def run_receiver(port: int) -> None:
-    """Process entry point: serve the webhook receiver on 127.0.0.1:port until killed."""
+    """Process entry point: serve the webhook receiver on 127.0.0.1:port until terminated.
+
+    Ctrl-C is left to the driver, which stops this process itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(KeyboardInterrupt):
         run_async(_serve_receiver(port))

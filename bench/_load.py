@@ -6,8 +6,9 @@ the driver can pickle it back across the process boundary.
 
 Shapes:
 - ``closed_loop``: N clients, each sending its next request as soon as the last answered.
-- ``paced``: one request per event at a fixed rate over a pool of connections, each event
-  on a brand-new site (so each opens an incident); returns the send time per site.
+- ``paced``: alarms at a fixed rate over a pool of connections (one per request by
+  default), each on a brand-new site (so each opens an incident); returns the send time
+  per site.
 - ``preload``: distinct sites in big batches, to fill a store with open incidents;
   ``prime``: every site of the repeating pool once, before a closed-loop run.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import signal
 import time
 import traceback
 from collections import Counter
@@ -232,16 +234,18 @@ async def closed_loop(
 
 
 async def paced(
-    target: Target, *, rate: float, duration: float, conns: int, seed: int, tag: str
+    target: Target, *, rate: float, duration: float, conns: int, seed: int, tag: str, batch: int = 1
 ) -> dict[str, Any]:
-    """One alarm per request at ``rate`` a second, each on a new site; returns send times.
+    """Alarms at ``rate`` a second, each on a new site, ``batch`` per request (one by
+    default); returns the send time per site.
 
-    The scheduler queues each alarm at its due time (catching up if it woke late), and a
-    pool of ``conns`` connections sends them; ``lag`` is how late a send was against its
-    due time, so a sender that could not keep up shows.
+    The scheduler queues each request at its due time (catching up if it woke late), and
+    a pool of ``conns`` connections sends them; ``lag`` is how late a send was against its
+    due time, so a sender (or a server) that could not keep up shows.
     """
     stats = _Stats()
-    n = int(rate * duration)
+    n = int(rate * duration / batch)
+    interval = batch / rate
     mix = Mix(seed, tag, pool=0, new_share=1.0)
     queue: asyncio.Queue[float | None] = asyncio.Queue()
     sends: dict[str, float] = {}
@@ -251,12 +255,13 @@ async def paced(
 
     async def worker(client: Client) -> None:
         while (due := await queue.get()) is not None:
-            evs = mix.take(1)
-            body = target.body(evs, single=True)
+            evs = mix.take(batch)
+            body = target.body(evs, single=batch == 1)
             lags.append(time.perf_counter() - due)
             sent = time.time()
-            if await _send(client, target, body, 1, stats):
-                sends[evs[0][1]] = sent
+            if await _send(client, target, body, batch, stats):
+                for ev in evs:
+                    sends[ev[1]] = sent
 
     cpu0 = time.process_time()
     tasks = [asyncio.create_task(worker(c)) for c in clients]
@@ -264,12 +269,11 @@ async def paced(
     i = 0
     while i < n:
         now = time.perf_counter()
-        while i < n and t0 + i / rate <= now:
-            queue.put_nowait(t0 + i / rate)
+        while i < n and t0 + i * interval <= now:
+            queue.put_nowait(t0 + i * interval)
             i += 1
         if i < n:
-            await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
-    sent_by = time.perf_counter()
+            await asyncio.sleep(max(0.0, t0 + i * interval - time.perf_counter()))
     for _ in tasks:
         queue.put_nowait(None)
     try:
@@ -280,8 +284,8 @@ async def paced(
     out = stats.summary(elapsed, time.process_time() - cpu0)
     out.update(
         sends=sends,
-        planned=n,
-        send_rate=n / (sent_by - t0),
+        planned_items=n * batch,
+        lag_p50_ms=_pct(lags, 0.50) * 1e3,
         lag_p99_ms=_pct(lags, 0.99) * 1e3,
         lag_max_ms=max(lags, default=float("nan")) * 1e3,
     )
@@ -308,10 +312,7 @@ async def _send_all(target: Target, chunks: list[list[Ev]], clients: int) -> dic
 
 async def preload(target: Target, *, start: int, count: int, batch: int, clients: int) -> dict[str, Any]:
     """Alarms ``start .. start+count-1``, each on its own site ``open-N`` (one incident each)."""
-    evs = [
-        (TYPES[i % len(TYPES)], f"open-{i}", f"panel-open-{i}", f"open-{i}")
-        for i in range(start, start + count)
-    ]
+    evs = [(TYPES[i % len(TYPES)], f"open-{i}", f"panel-open-{i}", f"open-{i}") for i in range(start, start + count)]
     return await _send_all(target, [evs[i : i + batch] for i in range(0, len(evs), batch)], clients)
 
 
@@ -330,7 +331,11 @@ SHAPES: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
 
 
 def worker_main(conn: Connection) -> None:
-    """Process entry point: run ``(shape, kwargs)`` requests from ``conn`` until ``None``."""
+    """Process entry point: run ``(shape, kwargs)`` requests from ``conn`` until ``None``.
+
+    Ctrl-C is left to the driver, which stops this process itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         while (msg := conn.recv()) is not None:
             name, kwargs = msg

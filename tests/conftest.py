@@ -9,7 +9,7 @@ import pytest
 
 from tocsin.engine.ingest import IngestResult, ingest_job
 from tocsin.engine.state import EngineState
-from tocsin.model import EventIn
+from tocsin.model import Actor, EventIn
 from tocsin.store.sqlite import Database, open_database
 
 
@@ -24,7 +24,7 @@ class SyncEngine:
 
     def ingest(self, events: Sequence[EventIn], *, received_us: int = 1_700_000_000_000_000) -> IngestResult:
         result: IngestResult = self.writer.run_blocking(
-            ingest_job(self.state, events, received_us=received_us, actor="test")
+            ingest_job(self.state, events, received_us=received_us, actor=Actor(name="test", role="device"))
         )
         return result
 

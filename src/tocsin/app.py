@@ -7,6 +7,8 @@ drains its queue before the database closes, so an accepted request is never cut
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,21 +21,41 @@ from litestar.openapi import OpenAPIConfig
 
 from tocsin import __version__
 from tocsin._internal.clock import Clock, system_clock
+from tocsin.api.accounts import create_user, login, logout, me
 from tocsin.api.alarm_types import create_alarm_type, list_alarm_types
+from tocsin.api.audit import audit_checkpoint, audit_consistency, audit_inclusion, audit_records_page
 from tocsin.api.errors import EXCEPTION_HANDLERS
 from tocsin.api.events import post_events
 from tocsin.api.incidents import act_on_incident, get_incident, list_incidents
 from tocsin.api.security import PUBLIC_PATHS, BearerAuth
 from tocsin.api.stream import stream
 from tocsin.api.system import healthz, metrics
-from tocsin.auth.tokens import TokenCache
+from tocsin.api.transparency import transparency_html, transparency_json
+from tocsin.audit.log import (
+    AuditIntegrityError,
+    AuditRecord,
+    default_origin,
+    load_signer,
+    sign_new_checkpoint,
+)
+from tocsin.audit.merkle import SubtreeCache
+from tocsin.auth.ratelimit import LoginLimiter
+from tocsin.auth.tokens import Credentials
 from tocsin.bus.memory import MemoryBus
-from tocsin.config import Settings
+from tocsin.config import Settings, audit_key_path
 from tocsin.engine.engine import Engine
+from tocsin.engine.ingest import IngestResult
+from tocsin.engine.policy import check_events, events_refusal, refusal_record
 from tocsin.engine.state import Change, EngineState, OutboxItem
+from tocsin.errors import TocsinError
+from tocsin.guard import Judgement
+from tocsin.guard.lexicon import load_lexicon
 from tocsin.metrics import Metrics
+from tocsin.model import Actor, EventIn
 from tocsin.notify.outbox import OutboxDeliverer
+from tocsin.retention import BATCH, purge_batch
 from tocsin.store.sqlite import Database, open_database
+from tocsin.store.writer import Tx
 
 __all__ = ("Runtime", "build_app")
 
@@ -53,14 +75,22 @@ class Runtime:
             max_pending=settings.limits.max_pending_events, max_group_weight=settings.limits.max_commit_events
         )
         self.writer.stats.observer = self.metrics.observe_commit
-        self.state = EngineState(settings.webhook, publish=self._publish, deliver=self._deliver)
+        self.state = EngineState(settings.webhook, publish=self._publish, deliver=self._deliver, audited=self._audited)
         self.engine = Engine(self.state, self.writer, self.metrics, clock)
-        self.tokens = TokenCache(self.db)
+        self.credentials = Credentials(self.db)
+        self.login_limiter = LoginLimiter()
+        self.audit_origin = settings.audit_origin or default_origin()
+        self.signer = load_signer(audit_key_path(settings), self.audit_origin)
+        self.audit_healthy = True
+        self.proof_cache = SubtreeCache()  # complete subtrees never change: proofs get cheap
+        self._audit_grew = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self.deliverer = OutboxDeliverer(
             self.db,
             self.writer,
             settings.webhook,
             observe=lambda hook, outcome, s: self.metrics.webhook.labels(hook, outcome).observe(s),
+            audit=self.audit_append,
         )
 
     def _publish(self, changes: Sequence[Change]) -> None:
@@ -76,22 +106,109 @@ class Runtime:
     def _deliver(self, items: Sequence[OutboxItem]) -> None:
         self.deliverer.enqueue(items)
 
+    # -- accountability ----------------------------------------------------------------
+
+    def _audited(self) -> None:
+        self._audit_grew.set()
+
+    def audit_append(self, tx: Tx, records: Sequence[AuditRecord], at_us: int) -> None:
+        """Append records inside a writer job (durable together with the job's writes)."""
+        self.state.audit(tx, records, at_us)
+
+    async def audit_event(self, record: AuditRecord) -> None:
+        """Write one audit record on its own (a consultation, a refusal, a login)."""
+        now = self.clock.now_us()
+        await self.writer.submit(lambda tx: self.audit_append(tx, [record], now))
+
+    async def accept(
+        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+    ) -> IngestResult:
+        """The one door for events, whatever adapter they came through: guard, then durable ingest.
+
+        Returns once every event is committed (so an adapter may acknowledge its sender).
+
+        Raises:
+            GuardRefusal: an event type or attribute is refused (nothing is stored; audited).
+            StoreUnavailable: overloaded; the sender should retry.
+        """
+        refused = check_events(items)
+        if refused:
+            await self.refused(actor, "event", [j for _, j in refused])
+            raise events_refusal(refused, len(items))
+        return await self.engine.ingest(items, actor, raw=raw)
+
+    async def refused(self, actor: Actor, subject: str, judgements: Sequence[Judgement]) -> None:
+        """Count and audit guard refusals (one record each: field and concepts, never content)."""
+        now = self.clock.now_us()
+        records = [refusal_record(actor, subject, j) for j in judgements]
+        self.metrics.guard_refusals.labels(subject).inc(len(records))
+        await self.writer.submit(lambda tx: self.audit_append(tx, records, now))
+
+    async def sign_checkpoint(self) -> str | None:
+        """Sign the audit tree now if it grew; refuses (and marks unhealthy) if inconsistent."""
+        now = self.clock.now_us()
+        try:
+            return await self.writer.submit(
+                lambda tx: sign_new_checkpoint(tx.conn, self.signer, self.audit_origin, at_us=now)
+            )
+        except AuditIntegrityError as exc:
+            self.audit_healthy = False
+            log.critical("audit checkpoint refused", extra={"error": exc.detail})
+            return None
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await self._audit_grew.wait()
+            self._audit_grew.clear()
+            await self.sign_checkpoint()
+            await asyncio.sleep(self.settings.audit_checkpoint_s)
+
+    async def purge_expired(self) -> tuple[int, int]:
+        """Run retention to completion in bounded batches; returns (events, incidents) purged."""
+        now = self.clock.now_us()
+        events = incidents = 0
+        while True:
+            job = purge_batch(now_us=now, actor="system", role="system", audit=self.audit_append)
+            result = await self.writer.submit(job, weight=BATCH)
+            events += result.events
+            incidents += result.incidents
+            if result.done:
+                if events or incidents:
+                    log.info("retention purge", extra={"events": events, "incidents": incidents})
+                return events, incidents
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retention_interval_s)
+            try:
+                await self.purge_expired()
+            except TocsinError as exc:
+                log.warning("retention run failed; will retry", extra={"error": exc.detail})
+
     def writer_alive(self) -> bool:
         thread = self.writer._thread
         return thread is not None and thread.is_alive()
 
     async def start(self) -> None:
-        seeded = self.writer.run_blocking(
-            lambda tx: self.state.bootstrap(tx.conn, now_us=self.clock.now_us())
-        )
+        load_lexicon()  # compile the guard's automata now, not on the first event
+        seeded = self.writer.run_blocking(lambda tx: self.state.bootstrap(tx.conn, now_us=self.clock.now_us()))
         if seeded:
             log.info("alarm-type dictionary seeded", extra={"types": seeded})
         self.writer.start()
         await self.deliverer.start()
+        await self.sign_checkpoint()
+        self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
+        if self.settings.retention_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._retention_loop()))
         log.info("tocsin started", extra={"db": str(self.db.path), "webhooks": len(self.settings.webhook)})
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.deliverer.stop()
+        await self.sign_checkpoint()
         self.writer.stop()
         self.db.close()
         log.info("tocsin stopped")
@@ -120,6 +237,16 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             list_alarm_types,
             create_alarm_type,
             stream,
+            login,
+            logout,
+            me,
+            create_user,
+            audit_checkpoint,
+            audit_records_page,
+            audit_inclusion,
+            audit_consistency,
+            transparency_html,
+            transparency_json,
             healthz,
             metrics,
         ],

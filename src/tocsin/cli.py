@@ -11,25 +11,43 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 from pathlib import Path
 
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy import Connection
 
+from tocsin._internal.clock import now_us
 from tocsin._internal.logging import configure_logging
 from tocsin.app import build_app
+from tocsin.audit.log import AuditRecord
 from tocsin.auth.roles import ROLES
 from tocsin.auth.tokens import create_token
+from tocsin.auth.users import hash_password_blocking, insert_user, validate_user
+from tocsin.cli_audit import audit_app, cli_actor, write_job
 from tocsin.config import Settings, load_settings
 from tocsin.errors import TocsinError
+from tocsin.guard.taxonomy import taxonomy_app
+from tocsin.ingest.sia_cli import sia_app
 from tocsin.store.sqlite import open_database
+from tocsin.store.writer import Tx
 
 __all__ = ("app", "main")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tocsin: alarms in, incidents handled.")
 token_app = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+user_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+retention_app = typer.Typer(no_args_is_help=True, help="Expire data on schedule.")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+app.add_typer(retention_app, name="retention")
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
+app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(sia_app, name="sia")
 err = Console(stderr=True)
 log = logging.getLogger("tocsin.cli")
 
@@ -81,15 +99,104 @@ def token_create(
     """Create a token and print it alone on stdout. It is stored hashed and shown only once."""
     if role not in ROLES:
         raise _fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
-    database = open_database(db)
+    actor = cli_actor()
+
+    def job(conn: Connection, now: int) -> tuple[str, list[AuditRecord]]:
+        token = create_token(conn, role=role, name=name)
+        record = AuditRecord("alteration", "token.create", actor.name, actor.role, detail={"role": role})
+        return token, [record]
+
     try:
-        with database.write_engine.begin() as conn:
-            token = create_token(conn, role=role, name=name)
+        token = write_job(db, job)
     except TocsinError as exc:
         raise _fail(exc.detail) from exc
+    typer.echo(token)
+
+
+@user_app.command("create")
+def user_create(
+    db: str = typer.Option(..., help="SQLite database file."),
+    username: str = typer.Option(..., help="Login name."),
+    role: str = typer.Option(..., help="admin, supervisor, operator or auditor."),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input (for scripts)."),
+) -> None:
+    """Create a user account (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        validate_user(username, password, role)
+    except TocsinError as exc:
+        raise _fail(exc.detail) from exc
+    password_hash = hash_password_blocking(password)
+    actor = cli_actor()
+
+    def job(conn: Connection, now: int) -> tuple[int, list[AuditRecord]]:
+        user_id = insert_user(
+            conn, username=username, password_hash=password_hash, role=role, actor=actor.name, now_us=now
+        )
+        return user_id, [AuditRecord("alteration", "user.create", actor.name, actor.role, objects={"users": [user_id]})]
+
+    try:
+        user_id = write_job(db, job)
+    except TocsinError as exc:
+        raise _fail(exc.detail) from exc
+    err.print(f"user {username!r} ({role}) created with id {user_id}")
+
+
+@retention_app.command("run")
+def retention_run(
+    db: str = typer.Option(..., help="SQLite database file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what is due."),
+) -> None:
+    """Purge expired data now; every batch is recorded on the audit chain."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tocsin import retention
+
+    database = open_database(db)
+    now = now_us()
+    try:
+        due = database.read_blocking(lambda conn: retention.plan(conn, now_us=now))
     finally:
         database.close()
-    typer.echo(token)
+    total = due.unattached_events + due.incident_events
+    err.print(
+        f"due: {due.incidents} ended incidents with {due.incident_events} events, "
+        f"{due.unattached_events} events in no incident"
+    )
+    if dry_run:
+        return
+    actor = cli_actor()
+    purged = [0, 0]
+    with Progress(
+        TextColumn("purging"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} events"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("purge", total=max(total, 1))
+        while True:
+
+            def job(conn: Connection, at: int) -> tuple[retention.PurgeResult, list[AuditRecord]]:
+                captured: list[AuditRecord] = []
+                result = retention.purge_batch(
+                    now_us=now,
+                    actor=actor.name,
+                    role=actor.role,
+                    audit=lambda _tx, recs, _at: captured.extend(recs),
+                )(Tx(conn))
+                return result, captured
+
+            result = write_job(db, job)
+            purged[0] += result.events
+            purged[1] += result.incidents
+            progress.update(task, advance=result.events)
+            if result.done:
+                break
+    err.print(f"purged {purged[1]} incidents and {purged[0]} events")
 
 
 @app.command()
@@ -97,9 +204,7 @@ def simulate(
     url: str = typer.Option("http://127.0.0.1:8080", help="Base URL of the tocsin server."),
     token: str = typer.Option(..., envvar="TOCSIN_TOKEN", help="A device or operator token."),
     rate: float = typer.Option(5.0, min=0.01, help="Events per second."),
-    duration: float | None = typer.Option(
-        None, help="Stop after this many seconds (default: run until Ctrl-C)."
-    ),
+    duration: float | None = typer.Option(None, help="Stop after this many seconds (default: run until Ctrl-C)."),
     seed: int | None = typer.Option(None, help="Random seed for a repeatable feed."),
 ) -> None:
     """Feed a running server with a realistic city alarm stream."""
@@ -115,10 +220,41 @@ def simulate(
         )
 
     with contextlib.suppress(KeyboardInterrupt):
-        stats = asyncio.run(
-            run_simulation(url, token, rate, duration=duration, seed=seed, on_progress=progress)
-        )
+        stats = asyncio.run(run_simulation(url, token, rate, duration=duration, seed=seed, on_progress=progress))
         err.print(f"\ndone: {stats.accepted} events accepted in {stats.elapsed:.1f}s")
+
+
+@report_app.command("transparency")
+def report_transparency(
+    db: str = typer.Option(..., help="SQLite database file."),
+    start: str | None = typer.Option(None, "--from", help="First day, YYYY-MM-DD (default: a year before --to)."),
+    end: str | None = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (default: today)."),
+    out: Path = typer.Option(Path("transparency"), help="Folder for index.html and the CSV files."),
+) -> None:
+    """Write the public transparency report (HTML and CSV)."""
+    from datetime import UTC, date, datetime
+
+    from tocsin.api.transparency import period
+    from tocsin.report.render import render_html, write_csv
+    from tocsin.report.transparency import build_report
+
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+        lo, hi = period(first, last, today=datetime.now(tz=UTC).date())
+    except ValueError as exc:
+        raise _fail(f"--from/--to: {exc}") from exc
+    except TocsinError as exc:
+        raise _fail(exc.detail) from exc
+    database = open_database(db)
+    try:
+        report = database.read_blocking(lambda conn: build_report(conn, start_us=lo, end_us=hi, now_us=now_us()))
+    finally:
+        database.close()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text(render_html(report), encoding="utf-8")
+    files = write_csv(report, out)
+    err.print(f"wrote {out / 'index.html'} and {len(files)} CSV files")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -142,12 +278,17 @@ def demo(
     host = "127.0.0.1"
     if not _port_free(host, port):
         raise _fail(f"port {port} on {host} is in use; pass --port")
-    database = open_database(db)
-    with database.write_engine.begin() as conn:
-        operator = create_token(conn, role="operator", name="demo-operator")
-        device = create_token(conn, role="device", name="demo-simulator")
-        admin = create_token(conn, role="admin", name="demo-admin")
-    database.close()
+
+    def tokens(conn: Connection, _now: int) -> tuple[tuple[str, str, str], list[AuditRecord]]:
+        made = (
+            create_token(conn, role="operator", name="demo-operator"),
+            create_token(conn, role="device", name="demo-device"),
+            create_token(conn, role="admin", name="demo-admin"),
+        )
+        actor = cli_actor()
+        return made, [AuditRecord("alteration", "token.create", actor.name, actor.role, detail={"count": 3})]
+
+    (operator, device, admin) = write_job(db, tokens)
     base = f"http://{host}:{port}"
     out = Console()
     out.rule("[bold]tocsin demo")

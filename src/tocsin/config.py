@@ -15,7 +15,7 @@ from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
 
-__all__ = ("SETTINGS_DOC", "Limits", "Settings", "WebhookConfig", "load_settings")
+__all__ = ("SETTINGS_DOC", "Limits", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
 
 
 class Limits(Struct, frozen=True, forbid_unknown_fields=True):
@@ -53,6 +53,10 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
     log_level: str = "INFO"
     synchronous: str = "FULL"
+    audit_key: str | None = None
+    audit_origin: str | None = None
+    audit_checkpoint_s: Annotated[float, Meta(gt=0, le=3600)] = 1.0
+    retention_interval_s: Annotated[float, Meta(ge=0)] = 3600.0
     limits: Limits = Limits()
     webhook: list[WebhookConfig] = []
 
@@ -64,10 +68,15 @@ SETTINGS_DOC: dict[str, str] = {
     "log_level": "DEBUG, INFO, WARNING or ERROR; logs are JSON lines on stderr.",
     "synchronous": "SQLite synchronous pragma: FULL (default) fsyncs every commit, so a 202 survives "
     "power loss; NORMAL survives a process crash only.",
+    "audit_key": "File holding the Ed25519 key that signs audit checkpoints (made on first start, mode 0600); "
+    "default: the database path with '.audit-key' appended. Keep it off the database's backups.",
+    "audit_origin": "Origin line of signed checkpoints (default 'tocsin/<hostname>'): names this log.",
+    "audit_checkpoint_s": "How often a new checkpoint is signed when the audit log has grown.",
+    "retention_interval_s": "How often the server purges expired data (0 turns the background job off; "
+    "'tocsin retention run' still works).",
     "limits.max_body_bytes": "Largest request body accepted; larger gets 413.",
     "limits.max_batch_events": "Most events in one request; more gets 413.",
-    "limits.max_pending_events": "Events waiting for the writer before new requests get 503 "
-    "with Retry-After.",
+    "limits.max_pending_events": "Events waiting for the writer before new requests get 503 with Retry-After.",
     "limits.max_commit_events": "Most events the writer puts in one group commit.",
     "limits.max_page_size": "Largest page the list endpoints return.",
     "limits.max_incident_events": "Most events shown with one incident (newest first).",
@@ -103,3 +112,8 @@ def load_settings(path: str | Path | None = None, **overrides: object) -> Settin
         return msgspec.convert(raw, Settings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def audit_key_path(settings: Settings) -> Path:
+    """Where the checkpoint-signing key lives."""
+    return Path(settings.audit_key) if settings.audit_key else Path(f"{settings.db}.audit-key")

@@ -7,15 +7,22 @@
       + IngestError
       |   - DecodeError          the bytes are not the wire format (HTTP 400/422)
       |   - RejectedEvent        well-formed but not acceptable (HTTP 422)
+      |   - GuardRefusal         refused by the protected-category guard (HTTP 422)
       |   - PayloadTooLarge      over a configured size bound (HTTP 413)
       + StoreError
       |   - StoreUnavailable     overloaded or shutting down; retry later (HTTP 503)
       + InvalidRequest           a request's fields are wrong or missing (HTTP 422)
+      + Unauthorized             no valid credentials (HTTP 401)
       + Forbidden                the caller's role may not do this (HTTP 403)
+      + TooManyRequests          throttled; retry after ``retry_after`` s (HTTP 429)
       + NotFound                 no such object (HTTP 404)
       + Conflict                 the request contradicts current state (HTTP 409)
       |   - IllegalTransition    an action the incident's state does not allow
       + DeliveryError            a notification channel failed; carries a retry decision
+      + ProofError               a Merkle proof does not verify (tocsin.audit.merkle)
+      + CheckpointError          a signed checkpoint is malformed or badly signed (tocsin.audit.checkpoint)
+      + ExportError              a line of an audit export is not a record (tocsin.audit.verify)
+      + AuditIntegrityError      the log no longer extends its last checkpoint (tocsin.audit.log)
 
 Each carries the HTTP status it maps to, so the API renders every one the same way.
 """
@@ -32,7 +39,10 @@ __all__ = (
     "DecodeError",
     "DeliveryError",
     "FieldError",
+    "GuardRefusal",
     "Forbidden",
+    "TooManyRequests",
+    "Unauthorized",
     "IllegalTransition",
     "IngestError",
     "InvalidRequest",
@@ -93,6 +103,12 @@ class RejectedEvent(IngestError):
     code = "rejected_event"
 
 
+class GuardRefusal(IngestError):
+    """The protected-category guard refused a definition, attribute or filter. No override."""
+
+    code = "guard_refused"
+
+
 class PayloadTooLarge(IngestError):
     """A request exceeds a configured bound (bytes or items)."""
 
@@ -122,6 +138,24 @@ class InvalidRequest(TocsinError):
 
     status_code = 422
     code = "invalid_request"
+
+
+class Unauthorized(TocsinError):
+    """No credentials, or wrong ones."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class TooManyRequests(TocsinError):
+    """Throttled; the client may try again after ``retry_after`` seconds."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Forbidden(TocsinError):

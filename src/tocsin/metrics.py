@@ -26,13 +26,17 @@ class Metrics:
         self.incidents_opened = Counter(
             "tocsin_incidents_opened", "Incidents opened", ["priority", "exercise"], registry=r
         )
+        self.guard_refusals = Counter(
+            "tocsin_guard_refusals",
+            "Definitions, events or filters refused by the guard",
+            ["subject"],
+            registry=r,
+        )
         self.actions = Counter("tocsin_incident_actions", "Operator actions applied", ["action"], registry=r)
         self.commit_batch = Histogram(
             "tocsin_commit_batch_events", "Events per group commit", buckets=_BATCH, registry=r
         )
-        self.commit_jobs = Histogram(
-            "tocsin_commit_batch_jobs", "Jobs per group commit", buckets=_BATCH, registry=r
-        )
+        self.commit_jobs = Histogram("tocsin_commit_batch_jobs", "Jobs per group commit", buckets=_BATCH, registry=r)
         self.commit_seconds = Histogram(
             "tocsin_commit_seconds", "Time to run and commit one group", buckets=_LATENCY, registry=r
         )
@@ -46,12 +50,8 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
-        self.open_incidents = Gauge(
-            "tocsin_open_incidents", "Incidents in an open handling state", registry=r
-        )
-        self.writer_pending = Gauge(
-            "tocsin_writer_pending_events", "Events waiting for the writer", registry=r
-        )
+        self.open_incidents = Gauge("tocsin_open_incidents", "Incidents in an open handling state", registry=r)
+        self.writer_pending = Gauge("tocsin_writer_pending_events", "Events waiting for the writer", registry=r)
         self.stream_clients = Gauge("tocsin_stream_clients", "Connected live-stream clients", registry=r)
 
     def observe_commit(self, jobs: int, events: int, seconds: float) -> None:

@@ -151,13 +151,14 @@ class AlarmType(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=T
     name: ShortText
     category: Category
     priority: Annotated[int, Meta(ge=1, le=4)]
-    sop: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=500)]], Meta(min_length=1, max_length=50)
-    ]
+    sop: Annotated[list[Annotated[str, Meta(min_length=1, max_length=500)]], Meta(min_length=1, max_length=50)]
     correlation_window: Annotated[int, Meta(ge=0, le=7 * 86400)] = 300
     radius_m: Annotated[float, Meta(ge=0, le=100_000)] | None = None
     description: Annotated[str, Meta(max_length=2000)] | None = None
     aliases: list[ShortText] = []
+    retention_days: Annotated[int, Meta(ge=1, le=36_500)] | None = None
+    justification: Annotated[str, Meta(min_length=20, max_length=4000)] | None = None
+    """Required when the protected-category guard gives ``review``; published in the transparency report."""
 
 
 class TimelineEntry(Struct, frozen=True, omit_defaults=True):

@@ -45,20 +45,53 @@ log = logging.getLogger(__name__)
 
 ALARM_TYPES: Final[frozenset[str]] = frozenset(
     {
-        "fire.alarm", "fire.smoke", "fire.heat", "fire.sprinkler", "fire.vehicle", "fire.building",
-        "intrusion.burglary", "intrusion.perimeter", "intrusion.glassbreak", "intrusion.door_forced",
-        "panic.duress", "panic.button", "panic.holdup",
-        "medical.emergency", "medical.fall", "medical.cardiac",
-        "traffic.collision", "traffic.collision_injury", "traffic.obstruction", "traffic.signal_failure",
-        "hazmat.gas_leak", "hazmat.spill", "hazmat.co",
-        "utility.power_outage", "utility.water_leak", "utility.flood_sensor", "utility.elevator_entrapment",
-        "weather.severe", "weather.flood", "weather.storm",
-        "tech.comm_failure", "tech.low_battery", "tech.tamper", "tech.ac_loss", "tech.trouble", "tech.test",
-        "crime.theft", "crime.vandalism", "crime.assault", "crime.robbery", "crime.vehicle_theft",
-        "rescue.water", "rescue.person_missing",
-        "security.suspicious_package", "security.unattended_vehicle",
+        "fire.alarm",
+        "fire.smoke",
+        "fire.heat",
+        "fire.sprinkler",
+        "fire.vehicle",
+        "fire.building",
+        "intrusion.burglary",
+        "intrusion.perimeter",
+        "intrusion.glassbreak",
+        "intrusion.door_forced",
+        "panic.duress",
+        "panic.button",
+        "panic.holdup",
+        "medical.emergency",
+        "medical.fall",
+        "medical.cardiac",
+        "traffic.collision",
+        "traffic.collision_injury",
+        "traffic.obstruction",
+        "traffic.signal_failure",
+        "hazmat.gas_leak",
+        "hazmat.spill",
+        "hazmat.co",
+        "utility.power_outage",
+        "utility.water_leak",
+        "utility.flood_sensor",
+        "utility.elevator_entrapment",
+        "weather.severe",
+        "weather.flood",
+        "weather.storm",
+        "tech.comm_failure",
+        "tech.low_battery",
+        "tech.tamper",
+        "tech.ac_loss",
+        "tech.trouble",
+        "tech.test",
+        "crime.theft",
+        "crime.vandalism",
+        "crime.assault",
+        "crime.robbery",
+        "crime.vehicle_theft",
+        "rescue.water",
+        "rescue.person_missing",
+        "security.suspicious_package",
+        "security.unattended_vehicle",
     }
-)  # fmt: skip
+)
 """The alarm-type keys the feed uses (besides the deliberately unknown ones)."""
 
 UNKNOWN_TYPES: Final[tuple[str, ...]] = ("vendor.x17", "vendor.acme.zone_fault", "cid.E999")
@@ -79,19 +112,40 @@ _LAYOUT_SEED: Final = 0x70C51
 _DEVICES: Final[dict[str, dict[str, int]]] = {
     "school": {"panel": 1, "smoke": 4, "heat": 1, "door": 2, "glassbreak": 2, "cam": 2, "panic": 1},
     "mall": {
-        "panel": 1, "smoke": 8, "heat": 2, "sprinkler": 2, "door": 3, "cam": 6, "holdup": 2,
-        "elevator": 2, "water": 1,
+        "panel": 1,
+        "smoke": 8,
+        "heat": 2,
+        "sprinkler": 2,
+        "door": 3,
+        "cam": 6,
+        "holdup": 2,
+        "elevator": 2,
+        "water": 1,
     },
     "hospital": {
-        "panel": 1, "smoke": 10, "heat": 2, "sprinkler": 2, "elevator": 3, "panic": 2, "gas": 1,
-        "door": 2, "cam": 2,
+        "panel": 1,
+        "smoke": 10,
+        "heat": 2,
+        "sprinkler": 2,
+        "elevator": 3,
+        "panic": 2,
+        "gas": 1,
+        "door": 2,
+        "cam": 2,
     },
     "care_home": {"panel": 1, "smoke": 4, "fall": 6, "panic": 1, "door": 1},
     "warehouse": {"panel": 1, "smoke": 3, "heat": 2, "sprinkler": 1, "door": 2, "cam": 3, "gas": 1},
     "metro": {"panel": 1, "smoke": 3, "cam": 4, "elevator": 1, "flood": 1, "helppoint": 2},
     "office": {"panel": 1, "smoke": 6, "sprinkler": 1, "elevator": 4, "door": 2, "cam": 2, "water": 1},
     "stadium": {
-        "panel": 1, "smoke": 6, "heat": 1, "sprinkler": 2, "cam": 6, "elevator": 1, "gas": 1, "door": 2,
+        "panel": 1,
+        "smoke": 6,
+        "heat": 1,
+        "sprinkler": 2,
+        "cam": 6,
+        "elevator": 1,
+        "gas": 1,
+        "door": 2,
     },
     "park": {"cam": 2, "flood": 1, "helppoint": 1},
     "water_works": {"panel": 1, "gas": 2, "flood": 2, "cam": 3, "door": 2},
@@ -102,41 +156,70 @@ _DEVICES: Final[dict[str, dict[str, int]]] = {
     "tunnel": {"panel": 1, "co": 4, "flood": 2, "cam": 4, "smoke": 2},
     "data_centre": {"panel": 1, "smoke": 6, "heat": 2, "water": 2, "door": 2, "cam": 2},
     "ferry": {"panel": 1, "smoke": 2, "cam": 3, "flood": 1, "helppoint": 1},
-}  # fmt: skip
+}
 
 _CATALOGUE: Final[tuple[tuple[str, str], ...]] = (
-    ("Noorderlicht Primary School", "school"), ("De Linde Primary School", "school"),
-    ("Westhaven College", "school"), ("Canal Side Secondary School", "school"),
-    ("Oosterpark Lyceum", "school"), ("Tulip Primary School", "school"),
-    ("Harbour Technical College", "school"), ("Brugwijk Primary School", "school"),
-    ("Centrum Mall", "mall"), ("Westpoort Shopping Centre", "mall"), ("Zuidplein Arcade", "mall"),
+    ("Noorderlicht Primary School", "school"),
+    ("De Linde Primary School", "school"),
+    ("Westhaven College", "school"),
+    ("Canal Side Secondary School", "school"),
+    ("Oosterpark Lyceum", "school"),
+    ("Tulip Primary School", "school"),
+    ("Harbour Technical College", "school"),
+    ("Brugwijk Primary School", "school"),
+    ("Centrum Mall", "mall"),
+    ("Westpoort Shopping Centre", "mall"),
+    ("Zuidplein Arcade", "mall"),
     ("Oostergalerij Mall", "mall"),
-    ("City General Hospital", "hospital"), ("Noord Medical Centre", "hospital"),
+    ("City General Hospital", "hospital"),
+    ("Noord Medical Centre", "hospital"),
     ("Zuid Children's Clinic", "hospital"),
-    ("Lindenhof Care Home", "care_home"), ("Zonnehuis Care Home", "care_home"),
+    ("Lindenhof Care Home", "care_home"),
+    ("Zonnehuis Care Home", "care_home"),
     ("De Wilgen Residence", "care_home"),
-    ("Havenkade Warehouse 7", "warehouse"), ("Kanaalweg Distribution Centre", "warehouse"),
-    ("Westpoort Cold Store", "warehouse"), ("Petroleumweg Chemical Store", "warehouse"),
-    ("Freight Terminal Noord", "warehouse"), ("Oost Textile Depot", "warehouse"),
-    ("Centraal Metro Station", "metro"), ("Museumplein Metro Station", "metro"),
-    ("Noorderpark Metro Station", "metro"), ("Zuidas Metro Station", "metro"),
-    ("Oostpoort Metro Station", "metro"), ("Havenfront Metro Station", "metro"),
-    ("Meridian Tower", "office"), ("Harbour View Offices", "office"), ("Zuidas One", "office"),
-    ("Beacon House", "office"), ("Atrium Towers", "office"), ("City Hall Annex", "office"),
+    ("Havenkade Warehouse 7", "warehouse"),
+    ("Kanaalweg Distribution Centre", "warehouse"),
+    ("Westpoort Cold Store", "warehouse"),
+    ("Petroleumweg Chemical Store", "warehouse"),
+    ("Freight Terminal Noord", "warehouse"),
+    ("Oost Textile Depot", "warehouse"),
+    ("Centraal Metro Station", "metro"),
+    ("Museumplein Metro Station", "metro"),
+    ("Noorderpark Metro Station", "metro"),
+    ("Zuidas Metro Station", "metro"),
+    ("Oostpoort Metro Station", "metro"),
+    ("Havenfront Metro Station", "metro"),
+    ("Meridian Tower", "office"),
+    ("Harbour View Offices", "office"),
+    ("Zuidas One", "office"),
+    ("Beacon House", "office"),
+    ("Atrium Towers", "office"),
+    ("City Hall Annex", "office"),
     ("Havenstad Stadium", "stadium"),
-    ("Noorderpark", "park"), ("Westergroen Park", "park"), ("Lakeside Park", "park"),
+    ("Noorderpark", "park"),
+    ("Westergroen Park", "park"),
+    ("Lakeside Park", "park"),
     ("Botanic Garden", "park"),
-    ("Duinwater Water Works", "water_works"), ("Oostpolder Pumping Station", "water_works"),
-    ("Harbour Savings Bank", "bank"), ("Noord Bank Branch", "bank"), ("Marktplein Bank Branch", "bank"),
-    ("Ringweg Fuel Station", "fuel_station"), ("Kanaalweg Fuel Station", "fuel_station"),
+    ("Duinwater Water Works", "water_works"),
+    ("Oostpolder Pumping Station", "water_works"),
+    ("Harbour Savings Bank", "bank"),
+    ("Noord Bank Branch", "bank"),
+    ("Marktplein Bank Branch", "bank"),
+    ("Ringweg Fuel Station", "fuel_station"),
+    ("Kanaalweg Fuel Station", "fuel_station"),
     ("Zuid Fuel Station", "fuel_station"),
-    ("Centrum Parking Garage", "garage"), ("Stadium P2 Garage", "garage"),
+    ("Centrum Parking Garage", "garage"),
+    ("Stadium P2 Garage", "garage"),
     ("Hospital Parking Deck", "garage"),
-    ("Oosterdok Public Library", "public"), ("Maritime Museum", "public"),
-    ("Grand Harbour Hotel", "public"), ("Sports Hall West", "public"), ("Concert Hall", "public"),
-    ("Harbour Tunnel", "tunnel"), ("Science Park Data Centre", "data_centre"),
+    ("Oosterdok Public Library", "public"),
+    ("Maritime Museum", "public"),
+    ("Grand Harbour Hotel", "public"),
+    ("Sports Hall West", "public"),
+    ("Concert Hall", "public"),
+    ("Harbour Tunnel", "tunnel"),
+    ("Science Park Data Centre", "data_centre"),
     ("Ferry Terminal", "ferry"),
-)  # fmt: skip
+)
 
 _ROADS: Final[tuple[tuple[str, tuple[float, float], tuple[float, float]], ...]] = (
     ("Ringweg Noord", (52.418, 4.820), (52.422, 4.960)),
@@ -193,8 +276,7 @@ def _build_city(count: int) -> tuple[Site, ...]:
     for index, (name, kind) in enumerate(entries[:count], start=1):
         code = f"s{index:03d}"
         devices = {
-            dev: tuple(f"{code}-{dev}-{n:02d}" for n in range(1, qty + 1))
-            for dev, qty in _DEVICES[kind].items()
+            dev: tuple(f"{code}-{dev}-{n:02d}" for n in range(1, qty + 1)) for dev, qty in _DEVICES[kind].items()
         }
         lat = round(CITY_CENTRE[0] + rng.uniform(-0.055, 0.055), 6)
         lon = round(CITY_CENTRE[1] + rng.uniform(-0.08, 0.08), 6)
@@ -438,9 +520,7 @@ class CityFeed:
         offset = 0.0
         for source in detectors[: self._rng.randint(2, 5)]:
             obscuration = round(self._rng.uniform(2.0, 15.0), 1)
-            self._at(
-                offset, self._equipment("fire.smoke", site, "smoke", source, obscuration_pct_m=obscuration)
-            )
+            self._at(offset, self._equipment("fire.smoke", site, "smoke", source, obscuration_pct_m=obscuration))
             offset += self._rng.uniform(3, 40)
         for device, kind in (("heat", "fire.heat"), ("sprinkler", "fire.sprinkler")):
             if device in site.devices:
@@ -460,9 +540,7 @@ class CityFeed:
     def _fire_vehicle(self) -> bool:
         road, location = self._road()
         what = self._rng.choice(("A parked car", "A delivery van", "A scooter", "A bus engine compartment"))
-        self._at(
-            0, self._report("fire.vehicle", "call", self._caller(), location, f"{what} on fire on {road}.")
-        )
+        self._at(0, self._report("fire.vehicle", "call", self._caller(), location, f"{what} on fire on {road}."))
         return True
 
     def _intrusion(self) -> bool:
@@ -476,9 +554,14 @@ class CityFeed:
         if device == "cam":
             rule = self._rng.choice(("line-crossing", "intrusion-area"))
             event = self._equipment(
-                "intrusion.perimeter", site, device, source, rule=rule, channel=int(source[-2:]),
+                "intrusion.perimeter",
+                site,
+                device,
+                source,
+                rule=rule,
+                channel=int(source[-2:]),
                 confidence=round(self._rng.uniform(0.5, 0.99), 2),
-            )  # fmt: skip
+            )
         else:
             kind = "intrusion.door_forced" if device == "door" else "intrusion.glassbreak"
             event = self._equipment(kind, site, device, source)
@@ -523,9 +606,7 @@ class CityFeed:
             if picked is not None:
                 site, device = picked
                 source = self._pick_source(site, device)
-                self._at(
-                    0, self._equipment("medical.fall", site, device, source, room=self._rng.randint(1, 80))
-                )
+                self._at(0, self._equipment("medical.fall", site, device, source, room=self._rng.randint(1, 80)))
                 return True
         road, location = self._road()
         kind, text = self._rng.choice(
@@ -617,9 +698,7 @@ class CityFeed:
         if device == "co":
             event = self._equipment("hazmat.co", site, device, source, co_ppm=self._rng.randint(60, 400))
         else:
-            event = self._equipment(
-                "hazmat.gas_leak", site, device, source, lel_pct=self._rng.randint(10, 60)
-            )
+            event = self._equipment("hazmat.gas_leak", site, device, source, lel_pct=self._rng.randint(10, 60))
         self._at(0, event)
         if self._rng.random() < 0.6:
             self._at(self._rng.uniform(60, 600), self._cleared(event))
@@ -640,9 +719,7 @@ class CityFeed:
         restored = self._rng.uniform(120, 900)
         self._at(0, outage)
         near = [
-            s
-            for s in self._sites
-            if "panel" in s.devices and abs(s.lat - centre.lat) + abs(s.lon - centre.lon) < 0.03
+            s for s in self._sites if "panel" in s.devices and abs(s.lat - centre.lat) + abs(s.lon - centre.lon) < 0.03
         ]
         for site in near[:6]:
             panel = site.devices["panel"][0]
@@ -661,9 +738,7 @@ class CityFeed:
         site, device = picked
         source = self._pick_source(site, device)
         if device == "elevator":
-            event = self._equipment(
-                "utility.elevator_entrapment", site, device, source, floor=self._rng.randint(0, 24)
-            )
+            event = self._equipment("utility.elevator_entrapment", site, device, source, floor=self._rng.randint(0, 24))
             clear_after = self._rng.uniform(600, 2400)
         elif device == "flood":
             event = self._equipment(
@@ -671,9 +746,7 @@ class CityFeed:
             )
             clear_after = self._rng.uniform(300, 3600)
         else:
-            event = self._equipment(
-                "utility.water_leak", site, device, source, floor=self._rng.randint(-2, 12)
-            )
+            event = self._equipment("utility.water_leak", site, device, source, floor=self._rng.randint(-2, 12))
             clear_after = self._rng.uniform(120, 1200)
         self._at(0, event)
         if self._rng.random() < 0.7:
@@ -757,11 +830,7 @@ class CityFeed:
             return False
         site, _ = picked
         kind = self._rng.choice(("security.suspicious_package", "security.unattended_vehicle"))
-        what = (
-            "Unattended bag left"
-            if kind == "security.suspicious_package"
-            else "Vehicle left with engine running"
-        )
+        what = "Unattended bag left" if kind == "security.suspicious_package" else "Vehicle left with engine running"
         text = f"{what} at the entrance of {site.name} for over 30 minutes."
         if self._rng.random() < 0.5:
             self._at(0, self._report(kind, "call", self._caller(), self._near(site), text, site))
@@ -795,9 +864,7 @@ class CityFeed:
         site = self._rng.choice(self._sites)
         device = self._rng.choice(sorted(site.devices))
         kind = self._rng.choice(UNKNOWN_TYPES)
-        event = self._equipment(
-            kind, site, device, self._pick_source(site, device), raw_code=kind.rsplit(".", 1)[-1]
-        )
+        event = self._equipment(kind, site, device, self._pick_source(site, device), raw_code=kind.rsplit(".", 1)[-1])
         self._at(0, event)
         return True
 

@@ -56,12 +56,20 @@ class ServerProcess:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token(role)}"}, **kw)
 
     def start(self, timeout: float = 20.0) -> None:
-        cmd = [sys.executable, "-m", "tocsin", "serve", "--db", str(self.db), "--port", str(self.port),
-               "--config", str(self.config)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "tocsin",
+            "serve",
+            "--db",
+            str(self.db),
+            "--port",
+            str(self.port),
+            "--config",
+            str(self.config),
+        ]
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-            )
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -51,7 +51,7 @@ def test_invalid_batch_stores_nothing_and_names_every_item(server: ServerProcess
         assert r.status_code == 422
         errs = r.json()["errors"]
         assert [(e["index"], e["path"]) for e in errs] == [(1, "$.method"), (2, "$.site")]
-        assert op.get("/api/v1/incidents").json()["items"] == []
+        assert op.get("/api/v1/incidents", params={"state": "open"}).json()["items"] == []
 
 
 def test_body_over_limit_is_413_and_item_limit_too(server: ServerProcess) -> None:
@@ -106,11 +106,12 @@ def test_list_filters_and_cursor_pagination(server: ServerProcess) -> None:
             if cursor is None:
                 break
         assert len(seen) == 7 == len(set(seen))
-        low = op.get("/api/v1/incidents", params={"priority": "4"}).json()["items"]
+        low = op.get("/api/v1/incidents", params={"priority": "4", "state": "open"}).json()["items"]
         assert [i["alarm_type"] for i in low] == ["tech.low_battery"]
         assert op.get("/api/v1/incidents", params={"state": "bogus"}).status_code == 422
         assert op.get("/api/v1/incidents", params={"cursor": "nonsense!"}).status_code == 422
-        assert op.get("/api/v1/incidents", params={"site": "site-3"}).json()["items"][0]["site"] == "site-3"
+        site3 = op.get("/api/v1/incidents", params={"site": "site-3", "state": "open"}).json()["items"]
+        assert site3[0]["site"] == "site-3"
 
 
 def test_sse_stream_sees_new_incident(server: ServerProcess) -> None:
@@ -182,13 +183,17 @@ def test_pending_webhook_survives_restart(tmp_path: Path) -> None:
 ROLE_MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     # (method, path, body, {role: expected status})
     ("POST", "/api/v1/events", FIRE, {"admin": 202, "operator": 202, "device": 202}),
-    ("GET", "/api/v1/incidents", None, {"admin": 200, "operator": 200, "device": 403}),
+    ("GET", "/api/v1/incidents?state=open", None, {"admin": 200, "operator": 200, "device": 403}),
     ("GET", "/api/v1/incidents/1", None, {"admin": 200, "operator": 200, "device": 403}),
-    ("POST", "/api/v1/incidents/1/actions", {"action": "note", "text": "n"},
-     {"admin": 200, "operator": 200, "device": 403}),
+    (
+        "POST",
+        "/api/v1/incidents/1/actions",
+        {"action": "note", "text": "n"},
+        {"admin": 200, "operator": 200, "device": 403},
+    ),
     ("GET", "/api/v1/alarm-types", None, {"admin": 200, "operator": 200, "device": 403}),
     ("POST", "/api/v1/alarm-types", None, {"admin": 201, "operator": 403, "device": 403}),
-]  # fmt: skip
+]
 
 
 def test_role_matrix(server: ServerProcess) -> None:
@@ -202,8 +207,14 @@ def test_role_matrix(server: ServerProcess) -> None:
         for role, status in expected.items():
             body_for: dict[str, Any] | None = body
             if body is None and path == "/api/v1/alarm-types" and method == "POST":
-                body_for = {"code": f"9{n}{role[:2]}", "key": f"test.{role}", "name": "Test",
-                            "category": "Other", "priority": 3, "sop": ["Check it."]}  # fmt: skip
+                body_for = {
+                    "code": f"9{n}{role[:2]}",
+                    "key": f"test.{role}",
+                    "name": "Test",
+                    "category": "Other",
+                    "priority": 3,
+                    "sop": ["Check it."],
+                }
             with server.client(role) as c:
                 assert c.request(method, path, json=body_for).status_code == status, (method, path, role)
 
@@ -240,9 +251,7 @@ def test_openapi_health_and_metrics(server: ServerProcess) -> None:
 
 def test_cli_token_create_prints_only_the_token(tmp_path: Path) -> None:
     base = [sys.executable, "-m", "tocsin", "token", "create", "--db", str(tmp_path / "c.db")]
-    out = subprocess.run(
-        [*base, "--role", "operator", "--name", "night shift"], capture_output=True, text=True
-    )
+    out = subprocess.run([*base, "--role", "operator", "--name", "night shift"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("\n") == 1 and out.stdout.startswith("tcs_")
     bad = subprocess.run([*base, "--role", "wizard", "--name", "x"], capture_output=True, text=True)

@@ -27,9 +27,7 @@ def test_every_documented_setting_is_in_the_readme() -> None:
 
 def test_toml_with_overrides(tmp_path: Path) -> None:
     cfg = tmp_path / "t.toml"
-    cfg.write_text(
-        'port = 9000\n[limits]\nmax_batch_events = 7\n[[webhook]]\nurl = "http://h/x"\nmin_priority = 2\n'
-    )
+    cfg.write_text('port = 9000\n[limits]\nmax_batch_events = 7\n[[webhook]]\nurl = "http://h/x"\nmin_priority = 2\n')
     s = load_settings(cfg, port=None, db="x.db")
     assert (s.port, s.db, s.limits.max_batch_events, s.webhook[0].min_priority) == (9000, "x.db", 7, 2)
 

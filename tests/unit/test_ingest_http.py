@@ -39,9 +39,7 @@ def test_every_bad_item_is_listed_with_index_and_path() -> None:
 
 def test_unknown_field_and_naive_time_are_errors() -> None:
     with pytest.raises(DecodeError) as info:
-        decode_events(
-            enc([{**GOOD, "occured_at": "x"}, {**GOOD, "occurred_at": "2026-01-01T00:00:00"}]), max_items=9
-        )
+        decode_events(enc([{**GOOD, "occured_at": "x"}, {**GOOD, "occurred_at": "2026-01-01T00:00:00"}]), max_items=9)
     assert [e.index for e in info.value.errors] == [0, 1]
     assert "occured_at" in info.value.errors[0].message
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request, get, post
 
 from tocsin.api.security import actor_of, requires
+from tocsin.engine.policy import judge_alarm_type
 from tocsin.model import AlarmType
 from tocsin.store import repo
 
@@ -30,4 +31,8 @@ async def list_alarm_types(request: Request[Any, Any, Any]) -> list[AlarmType]:
 )
 async def create_alarm_type(request: Request[Any, Any, Any], data: AlarmType) -> AlarmType:
     runtime: Runtime = request.app.state.runtime
-    return await runtime.engine.add_alarm_type(data, actor_of(request))
+    actor = actor_of(request)
+    judgement = judge_alarm_type(data)
+    if judgement.verdict == "refused":
+        await runtime.refused(actor, "alarm type", [judgement])
+    return await runtime.engine.add_alarm_type(data, actor)

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from tocsin.errors import IllegalTransition, StoreUnavailable, TocsinError
+from tocsin.errors import IllegalTransition, StoreUnavailable, TocsinError, TooManyRequests
 
 __all__ = ("EXCEPTION_HANDLERS",)
 
@@ -22,7 +22,7 @@ def _tocsin_error(request: Request[Any, Any, Any], exc: TocsinError) -> Response
     headers: dict[str, str] = {}
     if isinstance(exc, IllegalTransition):
         body["allowed"] = exc.allowed
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, StoreUnavailable | TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status_code >= 500:
         log.error("request failed", extra={"path": request.url.path, "error": exc.detail})

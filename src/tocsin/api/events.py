@@ -37,9 +37,10 @@ async def post_events(request: Request[Any, Any, Any]) -> Response[Any]:
     if len(data) > limits.max_body_bytes:
         raise PayloadTooLarge(f"body is {len(data)} bytes; the limit is {limits.max_body_bytes}")
     try:
-        items = decode_events(data, request.headers.get("content-type", "application/json"),
-                              max_items=limits.max_batch_events)  # fmt: skip
-        result = await runtime.engine.ingest(items, actor_of(request))
+        items = decode_events(
+            data, request.headers.get("content-type", "application/json"), max_items=limits.max_batch_events
+        )
+        result = await runtime.accept(items, actor_of(request))
     except TocsinError as exc:
         runtime.metrics.events_rejected.labels(exc.code).inc()
         raise

@@ -10,10 +10,14 @@ from litestar import Request, get, post
 from litestar.params import Parameter
 
 from tocsin._internal.clock import to_us
+from tocsin.api.consult import consult
 from tocsin.api.security import actor_of, requires
+from tocsin.audit.log import id_ranges
 from tocsin.engine.actions import ActionResult
 from tocsin.engine.lifecycle import allowed_actions
-from tocsin.errors import InvalidRequest, NotFound
+from tocsin.engine.policy import check_filter
+from tocsin.errors import GuardRefusal, InvalidRequest, NotFound
+from tocsin.guard import judge_term
 from tocsin.model import OPEN_STATES, ActionRequest, Handling, Incident
 from tocsin.store import repo
 
@@ -74,9 +78,7 @@ async def list_incidents(
     site: str | None = None,
     type: Annotated[str | None, Parameter(description="alarm-type key or code")] = None,
     priority: Annotated[str | None, Parameter(description="priorities, comma-separated")] = None,
-    since: Annotated[
-        datetime | None, Parameter(query="from", description="opened at or after (RFC 3339)")
-    ] = None,
+    since: Annotated[datetime | None, Parameter(query="from", description="opened at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Parameter(query="to", description="opened before (RFC 3339)")] = None,
     exercise: bool | None = None,
     order: Literal["newest", "queue"] = "newest",
@@ -87,6 +89,12 @@ async def list_incidents(
     for name, value in (("from", since), ("to", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidRequest(f"{name}: give a time zone (e.g. 2026-11-23T10:00:00Z)")
+    if type is not None:
+        try:
+            check_filter(type, "type")
+        except GuardRefusal:
+            await runtime.refused(actor_of(request), "search filter", [judge_term(type, field="type")])
+            raise
     flt = repo.IncidentFilter(
         handling=_states(handling),
         site=site,
@@ -103,15 +111,15 @@ async def list_incidents(
     if after is not None and len(after) != (3 if order == "queue" else 1):
         raise InvalidRequest("cursor: it belongs to a different order")
     size = min(limit, runtime.settings.limits.max_page_size)
-    items, nxt = await runtime.db.read(
-        lambda c: repo.list_incidents(c, flt, order=order, limit=size, after=after)
+    items, nxt = await runtime.db.read(lambda c: repo.list_incidents(c, flt, order=order, limit=size, after=after))
+    only_open = bool(flt.handling) and set(flt.handling) <= OPEN_STATES
+    await consult(
+        request, "incidents.list", working_open=only_open, objects={"incidents": id_ranges([i.id for i in items])}
     )
     return IncidentPage(items=items, next=nxt)
 
 
-@get(
-    "/api/v1/incidents/{incident_id:int}", guards=[requires("incidents:read")], summary="One incident in full"
-)
+@get("/api/v1/incidents/{incident_id:int}", guards=[requires("incidents:read")], summary="One incident in full")
 async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> IncidentDetail:
     runtime: Runtime = request.app.state.runtime
     cap = runtime.settings.limits.max_incident_events
@@ -133,6 +141,13 @@ async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> Inc
     detail = await runtime.db.read(read)
     if detail is None:
         raise NotFound(f"incident {incident_id} does not exist")
+    events = [e.id for e in detail.events or []]
+    await consult(
+        request,
+        "incident.read",
+        working_open=detail.handling in OPEN_STATES,
+        objects={"incidents": [incident_id], "events": id_ranges(events)},
+    )
     return detail
 
 
@@ -147,8 +162,6 @@ async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> Inc
         "those it does."
     ),
 )
-async def act_on_incident(
-    request: Request[Any, Any, Any], incident_id: int, data: ActionRequest
-) -> ActionResult:
+async def act_on_incident(request: Request[Any, Any, Any], incident_id: int, data: ActionRequest) -> ActionResult:
     runtime: Runtime = request.app.state.runtime
     return await runtime.engine.act(incident_id, data, actor_of(request))

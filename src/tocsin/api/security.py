@@ -1,8 +1,9 @@
-"""Bearer-token authentication and per-route permission guards.
+"""Authentication (API tokens, user sessions) and per-route permission guards.
 
-Every ``/api`` route needs ``Authorization: Bearer TOKEN``: 401 without a valid token,
-403 when the token's role lacks the route's permission. Health, metrics and the OpenAPI
-document are outside ``/api/v1`` or explicitly excluded.
+Every ``/api`` route needs a credential: ``Authorization: Bearer <token or session>``
+or the ``tocsin_session`` cookie set at login. No credential or a bad one is 401; a
+role without the route's permission is 403. Health, metrics, login, the OpenAPI
+document and the public transparency report are the only open paths.
 """
 
 from __future__ import annotations
@@ -17,25 +18,39 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from tocsin.auth.roles import allows
 from tocsin.model import Actor
 
-__all__ = ("BearerAuth", "actor_of", "requires")
+__all__ = ("PUBLIC_PATHS", "SESSION_COOKIE", "BearerAuth", "actor_of", "requires")
 
-PUBLIC_PATHS = {"/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/openapi.yaml", "/api/v1"}
+SESSION_COOKIE = "tocsin_session"
+PUBLIC_PATHS = (
+    "/healthz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    "/api/v1/openapi.yaml",
+    "/api/v1",
+    "/api/v1/auth/login",
+    "/api/v1/audit/checkpoint",
+    "/transparency",
+    "/transparency.json",
+)
 
 
 class BearerAuth(AbstractAuthenticationMiddleware):
-    """Resolve the bearer token to an ``Actor`` (``request.user``)."""
+    """Resolve the credential to an ``Actor`` (``request.user``)."""
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("missing bearer token (Authorization: Bearer TOKEN)")
-        actor = await connection.app.state.runtime.tokens.resolve(token.strip())
+        scheme, _, secret = header.partition(" ")
+        secret = secret.strip()
+        if not header:
+            secret = connection.cookies.get(SESSION_COOKIE, "")
+        elif scheme.lower() != "bearer":
+            secret = ""
+        if not secret:
+            raise NotAuthorizedException("missing credentials (Authorization: Bearer TOKEN, or log in)")
+        actor = await connection.app.state.runtime.credentials.resolve(secret)
         if actor is None:
-            raise NotAuthorizedException("invalid or revoked token")
-        return AuthenticationResult(user=actor, auth=token)
+            raise NotAuthorizedException("invalid, expired or revoked credentials")
+        return AuthenticationResult(user=actor, auth=secret)
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:

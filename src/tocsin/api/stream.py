@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from tocsin.api.consult import consult
 from tocsin.api.security import requires
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ KEEPALIVE_S = 15.0
 @get("/api/v1/stream", guards=[requires("stream:read")], summary="Live incident changes (SSE)")
 async def stream(request: Request[Any, Any, Any]) -> ServerSentEvent:
     runtime: Runtime = request.app.state.runtime
+    await consult(request, "stream.subscribe", working_open=True)
     sub = runtime.bus.subscribe()
     runtime.metrics.stream_clients.inc()
 

@@ -16,9 +16,10 @@ __all__ = ("healthz", "metrics")
 @get("/healthz", summary="Liveness and readiness", include_in_schema=True)
 async def healthz(request: Request[Any, Any, Any]) -> Response[Any]:
     runtime: Runtime = request.app.state.runtime
-    ok = runtime.writer_alive()
+    ok = runtime.writer_alive() and runtime.audit_healthy
     body = {
         "status": "ok" if ok else "degraded",
+        "audit": "ok" if runtime.audit_healthy else "refusing to sign: log does not extend its last checkpoint",
         "writer_pending_events": runtime.writer.pending,
         "open_incidents": len(runtime.state.index),
         "outbox_in_flight": runtime.deliverer.in_flight,

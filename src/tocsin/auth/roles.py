@@ -1,22 +1,31 @@
-"""Roles and the permissions each grants. One table, read by every route's guard.
+"""Roles and the permissions each grants: one table, read by every route's guard.
 
-``device`` may only post events. ``operator`` works incidents. ``admin`` also changes
-configuration (the alarm-type dictionary).
+- ``admin`` configures: users, tokens, the alarm-type dictionary, retention.
+- ``supervisor`` and ``operator`` work incidents (supervisors also read reports).
+- ``auditor`` reads the audit chain and reports and may consult incidents with a
+  justification, but cannot change anything.
+- ``device`` only posts events.
 """
 
 from __future__ import annotations
 
 __all__ = ("PERMISSIONS", "ROLES", "allows")
 
-ROLES: tuple[str, ...] = ("admin", "operator", "device")
+ROLES: tuple[str, ...] = ("admin", "supervisor", "operator", "auditor", "device")
+
+_WORKERS = frozenset({"admin", "supervisor", "operator"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "events:write": frozenset({"admin", "operator", "device"}),
-    "incidents:read": frozenset({"admin", "operator"}),
-    "incidents:act": frozenset({"admin", "operator"}),
-    "alarm_types:read": frozenset({"admin", "operator"}),
+    "events:write": _WORKERS | {"device"},
+    "incidents:read": _WORKERS | {"auditor"},
+    "incidents:act": _WORKERS,
+    "alarm_types:read": _WORKERS | {"auditor"},
     "alarm_types:write": frozenset({"admin"}),
-    "stream:read": frozenset({"admin", "operator"}),
+    "stream:read": _WORKERS,
+    "users:manage": frozenset({"admin"}),
+    "audit:read": frozenset({"auditor"}),
+    "reports:read": frozenset({"admin", "supervisor", "auditor"}),
+    "retention:run": frozenset({"admin"}),
 }
 
 

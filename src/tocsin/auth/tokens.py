@@ -1,8 +1,10 @@
 """Bearer tokens for machines and scripts: random secrets, stored only as SHA-256.
 
 A token is 32 random bytes, so a fast hash is enough (no dictionary to attack); argon2
-is kept for human passwords. Lookups are cached briefly so the ingest path does not
-read the database per request; a revoked token stops working within ``CACHE_TTL_S``.
+is kept for human passwords. ``Credentials`` resolves both tokens and user sessions,
+with a short cache so the ingest path does not read the database per request; a
+revoked token or ended session stops working within ``CACHE_TTL_S`` (at once when
+revoked through this process).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from sqlalchemy import Connection
 
 from tocsin._internal.clock import now_us
 from tocsin.auth.roles import ROLES
+from tocsin.auth.users import SESSION_PREFIX, resolve_session
 from tocsin.errors import InvalidRequest
 from tocsin.model import Actor
 from tocsin.store import repo
 from tocsin.store.sqlite import Database
 
-__all__ = ("CACHE_TTL_S", "TokenCache", "create_token", "hash_token")
+__all__ = ("CACHE_TTL_S", "Credentials", "create_token", "hash_token")
 
 CACHE_TTL_S = 30.0
 _PREFIX = "tcs_"
@@ -45,8 +48,8 @@ def create_token(conn: Connection, *, role: str, name: str) -> str:
     return token
 
 
-class TokenCache:
-    """Resolves bearer tokens to actors, with a short positive and negative cache."""
+class Credentials:
+    """Resolves API tokens and session secrets to actors, with a short cache."""
 
     def __init__(self, db: Database, ttl_s: float = CACHE_TTL_S) -> None:
         self._db = db
@@ -59,9 +62,16 @@ class TokenCache:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        found = await self._db.read(lambda conn: repo.token_by_hash(conn, digest))
-        actor = Actor(name=found[0], role=found[1]) if found is not None else None
+        if token.startswith(SESSION_PREFIX):
+            actor = await self._db.read(lambda conn: resolve_session(conn, token, now_us=now_us()))
+        else:
+            found = await self._db.read(lambda conn: repo.token_by_hash(conn, digest))
+            actor = Actor(name=found[0], role=found[1]) if found is not None else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now + self._ttl, actor)
         return actor
+
+    def forget(self, token: str) -> None:
+        """Drop a cached credential (after logout or revocation)."""
+        self._cache.pop(hash_token(token), None)

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import func, select, update
 
+from tocsin.audit.log import AuditRecord, Operation
 from tocsin.engine.lifecycle import allowed_actions, next_state
 from tocsin.engine.state import Change, EngineState, OutboxItem
 from tocsin.errors import Conflict, InvalidRequest, NotFound
@@ -39,8 +40,9 @@ def _require(value: object, field: str, action: str) -> None:
         raise InvalidRequest(f"action {action!r} needs the field {field!r}")
 
 
-def _timeline(incident_id: int, at: int, actor: Actor, action: str, frm: str | None, to: str | None,
-              text: str | None, **data: Any) -> dict[str, Any]:  # fmt: skip
+def _timeline(
+    incident_id: int, at: int, actor: Actor, action: str, frm: str | None, to: str | None, text: str | None, **data: Any
+) -> dict[str, Any]:
     return {
         "incident_id": incident_id,
         "at_us": at,
@@ -89,9 +91,7 @@ def action_job(state: EngineState, incident_id: int, req: ActionRequest, actor: 
             extra["event_id"], extra["new_incident_id"] = req.event_id, new_id
             retrack.append(new_id)
         conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
-        timeline.insert(
-            0, _timeline(incident_id, now_us, actor, req.action, before, after, req.text, **extra)
-        )
+        timeline.insert(0, _timeline(incident_id, now_us, actor, req.action, before, after, req.text, **extra))
         repo.insert_timeline(conn, timeline)
         # Only from here on is memory touched; earlier refusals need no repair.
         tx.after_rollback(state.reload)
@@ -114,6 +114,21 @@ def action_job(state: EngineState, incident_id: int, req: ActionRequest, actor: 
                 other_body = msgspec.to_builtins(repo.incident_from_row(other_row))
                 kind_other = "incident.opened" if other == new_id else "incident.updated"
                 changes.append(Change(kind_other, other, now_us, other_body))
+        operation: Operation = "combination" if req.action == "merge" else "alteration"
+        state.audit(
+            tx,
+            [
+                AuditRecord(
+                    operation,
+                    f"incident.{req.action}",
+                    actor.name,
+                    actor.role,
+                    objects={"incidents": [incident_id, *retrack[1:]]},
+                    detail={"from": before, "to": after},
+                )
+            ],
+            now_us,
+        )
         tx.after_commit(lambda: state.publish(changes))
         if outbox_items:
             tx.after_commit(lambda: state.deliver(outbox_items))
@@ -122,9 +137,7 @@ def action_job(state: EngineState, incident_id: int, req: ActionRequest, actor: 
     return job
 
 
-def _merge(
-    tx: Tx, row: Any, req: ActionRequest, actor: Actor, now_us: int, timeline: list[dict[str, Any]]
-) -> int:
+def _merge(tx: Tx, row: Any, req: ActionRequest, actor: Actor, now_us: int, timeline: list[dict[str, Any]]) -> int:
     """Fold this incident's events into the survivor ``req.into``; returns its id."""
     _require(req.into, "into", "merge")
     assert req.into is not None
@@ -134,9 +147,7 @@ def _merge(
     if target is None:
         raise NotFound(f"incident {req.into} (merge target) does not exist")
     if target["handling"] not in OPEN_STATES:
-        raise Conflict(
-            f"merge target {req.into} is {target['handling']}; only an open incident can absorb another"
-        )
+        raise Conflict(f"merge target {req.into} is {target['handling']}; only an open incident can absorb another")
     conn = tx.conn
     conn.execute(update(events).where(events.c.incident_id == row["id"]).values(incident_id=req.into))
     condition = "active" if "active" in (row["condition"], target["condition"]) else "cleared"
@@ -162,7 +173,7 @@ def _merge(
             req.text,
             merged=row["id"],
             events=row["event_count"],
-        )  # fmt: skip
+        )
     )
     return req.into
 
@@ -183,14 +194,11 @@ def _detach(
     if ev is None or ev["incident_id"] != row["id"]:
         raise InvalidRequest(f"event {req.event_id} is not part of incident {row['id']}")
     if row["event_count"] <= 1:
-        raise Conflict(
-            f"event {req.event_id} is the only event of incident {row['id']}; nothing to detach from"
-        )
+        raise Conflict(f"event {req.event_id} is the only event of incident {row['id']}; nothing to detach from")
     new_id = state.next_incident_id()
     new_row = {
         **{
-            k: row[k]
-            for k in ("alarm_type", "alarm_code", "priority", "category", "site", "exercise", "unmapped_type")
+            k: row[k] for k in ("alarm_type", "alarm_code", "priority", "category", "site", "exercise", "unmapped_type")
         },
         "id": new_id,
         "handling": Handling.NEW.value,
@@ -207,9 +215,7 @@ def _detach(
     repo.insert_incidents(conn, [new_row])
     conn.execute(update(events).where(events.c.id == req.event_id).values(incident_id=new_id))
     bounds = conn.execute(
-        select(func.min(events.c.occurred_us), func.max(events.c.occurred_us)).where(
-            events.c.incident_id == row["id"]
-        )
+        select(func.min(events.c.occurred_us), func.max(events.c.occurred_us)).where(events.c.incident_id == row["id"])
     ).one()
     conn.execute(
         update(incidents)
@@ -227,6 +233,6 @@ def _detach(
             f"detached from incident {row['id']}",
             event_id=req.event_id,
             detached_from=row["id"],
-        )  # fmt: skip
+        )
     )
     return new_id

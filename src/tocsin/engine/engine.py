@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tocsin._internal.clock import Clock, system_clock
+from tocsin.audit.log import AuditRecord, Justification
 from tocsin.engine.actions import ActionResult, action_job
 from tocsin.engine.ingest import IngestResult, ingest_job
+from tocsin.engine.policy import check_alarm_type
 from tocsin.engine.state import EngineState
 from tocsin.errors import Conflict
 from tocsin.metrics import Metrics
@@ -24,9 +26,7 @@ __all__ = ("Engine",)
 class Engine:
     """Ingest, act and configure; each call returns once its effect is durable."""
 
-    def __init__(
-        self, state: EngineState, writer: Writer, metrics: Metrics, clock: Clock = system_clock
-    ) -> None:
+    def __init__(self, state: EngineState, writer: Writer, metrics: Metrics, clock: Clock = system_clock) -> None:
         self.state = state
         self.writer = writer
         self.metrics = metrics
@@ -37,7 +37,7 @@ class Engine:
     ) -> IngestResult:
         """Store, classify and correlate a batch; returns (event id, incident id) per item."""
         received = self.clock.now_us()
-        job = ingest_job(self.state, items, received_us=received, actor=actor.name, raw=raw)
+        job = ingest_job(self.state, items, received_us=received, actor=actor, raw=raw)
         result: IngestResult = await self.writer.submit(job, weight=len(items))
         self._count(items, result)
         return result
@@ -58,12 +58,14 @@ class Engine:
         return result
 
     async def add_alarm_type(self, alarm_type: AlarmType, actor: Actor) -> AlarmType:
-        """Add a type to the dictionary.
+        """Add a type to the dictionary, through the protected-category guard.
 
         Raises:
+            GuardRefusal: refused, or needing review without a justification.
             Conflict: the code or key is already in use.
         """
         now = self.clock.now_us()
+        judgement = check_alarm_type(alarm_type)
 
         def job(tx: Tx) -> AlarmType:
             taken = repo.alarm_type_exists(tx.conn, alarm_type.code, alarm_type.key)
@@ -71,6 +73,34 @@ class Engine:
                 value = alarm_type.code if taken == "code" else alarm_type.key
                 raise Conflict(f"an alarm type with {taken} {value!r} already exists")
             repo.insert_alarm_types(tx.conn, [repo.alarm_type_row(alarm_type, at_us=now, actor=actor.name)])
+            repo.insert_alarm_type_changes(
+                tx.conn,
+                [
+                    repo.alarm_type_change_row(
+                        alarm_type, at_us=now, actor=actor.name, change="added", verdict=judgement.verdict
+                    )
+                ],
+            )
+            justification = (
+                Justification(purpose="maintenance", text=alarm_type.justification)
+                if alarm_type.justification
+                else None
+            )
+            self.state.audit(
+                tx,
+                [
+                    AuditRecord(
+                        "alteration",
+                        "alarm_type.add",
+                        actor.name,
+                        actor.role,
+                        objects={"alarm_types": [alarm_type.code]},
+                        justification=justification,
+                        detail={"verdict": judgement.verdict},
+                    )
+                ],
+                now,
+            )
             tx.after_rollback(self.state.reload)
             self.state.dictionary.add(alarm_type)
             return alarm_type

@@ -15,10 +15,11 @@ from typing import Any
 import msgspec
 
 from tocsin._internal.clock import from_us, to_us
+from tocsin.audit.log import AuditRecord, id_ranges
 from tocsin.engine.classify import UNCLASSIFIED
 from tocsin.engine.correlate import OpenIncident, correlation_key
 from tocsin.engine.state import Change, EngineState, OutboxItem
-from tocsin.model import EventIn, Handling
+from tocsin.model import Actor, EventIn, Handling
 from tocsin.store import repo
 from tocsin.store.writer import Tx
 
@@ -75,7 +76,7 @@ def ingest_job(
     items: Sequence[EventIn],
     *,
     received_us: int,
-    actor: str,
+    actor: Actor,
     raw: Sequence[str | None] | None = None,
 ) -> Any:
     """Build the writer job for one batch; the job returns an ``IngestResult``."""
@@ -117,6 +118,22 @@ def ingest_job(
         )
         repo.insert_timeline(conn, batch.timeline)
         repo.insert_outbox(conn, batch.outbox)
+        stored = [row["id"] for row in batch.events]
+        touched = {row["incident_id"] for row in batch.events if row["incident_id"] is not None}
+        state.audit(
+            tx,
+            [
+                AuditRecord(
+                    "collection",
+                    "events.ingest",
+                    actor.name,
+                    actor.role,
+                    objects={"events": id_ranges(stored), "incidents": id_ranges(list(touched))},
+                    detail={"count": len(items), "stored": len(stored), "opened": len(batch.new)},
+                )
+            ],
+            received_us,
+        )
         for inc, _ in _added(batch):
             batch.changes.append(Change("incident.updated", inc.id, received_us, _summary(inc)))
         if batch.changes:
@@ -138,9 +155,7 @@ def _added(batch: _Batch) -> list[tuple[OpenIncident, int]]:
     return [(batch.touched[iid], n) for iid, n in counts.items()]
 
 
-def _one(
-    state: EngineState, batch: _Batch, ev: EventIn, received_us: int, raw: str | None
-) -> tuple[int, int | None]:
+def _one(state: EngineState, batch: _Batch, ev: EventIn, received_us: int, raw: str | None) -> tuple[int, int | None]:
     alarm = state.dictionary.classify(ev.type)
     unmapped = ev.type if alarm is UNCLASSIFIED else None
     occurred = to_us(ev.occurred_at) if ev.occurred_at is not None else received_us
@@ -165,9 +180,13 @@ def _one(
             _condition_changed(state, batch, inc, ev, event_id, received_us)
         if new_row is not None:
             new_row.update(
-                last_event_us=inc.last_us, first_event_us=inc.first_us, event_count=inc.count,
-                condition=inc.condition, lat=inc.lat, lon=inc.lon,
-            )  # fmt: skip
+                last_event_us=inc.last_us,
+                first_event_us=inc.first_us,
+                event_count=inc.count,
+                condition=inc.condition,
+                lat=inc.lat,
+                lon=inc.lon,
+            )
         else:
             batch.touched[inc.id] = inc
     elif not cleared:

@@ -16,11 +16,15 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
+from tocsin.audit.log import AuditRecord
+from tocsin.audit.log import append as audit_append
 from tocsin.config import WebhookConfig
 from tocsin.engine.classify import UNCLASSIFIED, Dictionary, load_default_types
 from tocsin.engine.correlate import CorrelationIndex, OpenIncident, correlation_key
-from tocsin.model import OPEN_STATES, UNCLASSIFIED_KEY
+from tocsin.engine.policy import judge_alarm_type
+from tocsin.model import OPEN_STATES, UNCLASSIFIED_KEY, AlarmType
 from tocsin.store import repo
+from tocsin.store.writer import Tx
 
 __all__ = ("Change", "EngineState", "OutboxItem")
 
@@ -48,6 +52,7 @@ class OutboxItem(msgspec.Struct, frozen=True):
     channel: str
     payload: bytes
     attempts: int = 0
+    incident_id: int = 0
 
 
 class EngineState:
@@ -59,12 +64,14 @@ class EngineState:
         *,
         publish: Callable[[list[Change]], None] | None = None,
         deliver: Callable[[list[OutboxItem]], None] | None = None,
+        audited: Callable[[], None] | None = None,
     ) -> None:
         self.dictionary = Dictionary()
         self.index = CorrelationIndex()
         self.webhooks = list(webhooks)
         self.publish = publish or (lambda _changes: None)
         self.deliver = deliver or (lambda _items: None)
+        self.audited = audited or (lambda: None)
         self._event_ids: Iterator[int] = itertools.count(1)
         self._incident_ids: Iterator[int] = itertools.count(1)
         self._outbox_ids: Iterator[int] = itertools.count(1)
@@ -86,12 +93,39 @@ class EngineState:
         """
         seeded = 0
         if not repo.list_alarm_types(conn):
-            defaults = [UNCLASSIFIED, *load_default_types()]
+            accepted: list[tuple[AlarmType, str]] = []
+            for t in [UNCLASSIFIED, *load_default_types()]:
+                verdict = judge_alarm_type(t).verdict
+                if verdict == "refused" or (verdict == "review" and not t.justification):
+                    # A shipped type the guard will not pass is left out, loudly, never seeded.
+                    log.error("default alarm type not seeded", extra={"code": t.code, "verdict": verdict})
+                    continue
+                accepted.append((t, verdict))
             repo.insert_alarm_types(
                 conn,
-                [repo.alarm_type_row(t, at_us=now_us, actor="system", builtin=True) for t in defaults],
+                [repo.alarm_type_row(t, at_us=now_us, actor="system", builtin=True) for t, _ in accepted],
             )
-            seeded = len(defaults)
+            repo.insert_alarm_type_changes(
+                conn,
+                [
+                    repo.alarm_type_change_row(t, at_us=now_us, actor="system", change="added", verdict=v)
+                    for t, v in accepted
+                ],
+            )
+            audit_append(
+                conn,
+                [
+                    AuditRecord(
+                        "alteration",
+                        "alarm_type.seed",
+                        "system",
+                        "system",
+                        objects={"alarm_types": [t.code for t, _ in accepted]},
+                    )
+                ],
+                at_us=now_us,
+            )
+            seeded = len(accepted)
         self.reload(conn)
         return seeded
 
@@ -118,9 +152,14 @@ class EngineState:
     @staticmethod
     def _open_from_row(row: Any) -> OpenIncident:
         key = correlation_key(
-            row["alarm_type"], row["site"], row["source"] or "", bool(row["exercise"]), row["unmapped_type"],
-            row["lat"], row["lon"],
-        )  # fmt: skip
+            row["alarm_type"],
+            row["site"],
+            row["source"] or "",
+            bool(row["exercise"]),
+            row["unmapped_type"],
+            row["lat"],
+            row["lon"],
+        )
         return OpenIncident(
             row["id"],
             key,
@@ -132,6 +171,13 @@ class EngineState:
             condition=row["condition"],
             priority=row["priority"],
         )
+
+    # -- accountability ----------------------------------------------------------------
+
+    def audit(self, tx: Tx, records: Sequence[AuditRecord], at_us: int) -> None:
+        """Append audit records in the job's own transaction (durable with the operation)."""
+        audit_append(tx.conn, records, at_us=at_us)
+        tx.after_commit(self.audited)
 
     # -- notifications -----------------------------------------------------------------
 
@@ -161,5 +207,5 @@ class EngineState:
                     "state": "pending",
                 }
             )
-            items.append(OutboxItem(outbox_id, hook.label, payload))
+            items.append(OutboxItem(outbox_id, hook.label, payload, 0, incident["id"]))
         return rows, items

@@ -76,9 +76,7 @@ def decode_events(body: bytes, content_type: str = "application/json", *, max_it
             errors.append(FieldError(message=f"not valid JSON: {exc}", index=index, path="$"))
     if errors:
         verb = "is" if len(errors) == 1 else "are"
-        raise DecodeError(
-            f"{len(errors)} of {len(items)} events {verb} invalid; nothing was stored", errors=errors
-        )
+        raise DecodeError(f"{len(errors)} of {len(items)} events {verb} invalid; nothing was stored", errors=errors)
     return out
 
 

@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 
 import httpx
+import msgspec
 from sqlalchemy import Connection, bindparam, select, update
 
 from tocsin._internal.clock import now_us
+from tocsin.audit.log import AuditRecord, id_ranges
 from tocsin.config import WebhookConfig
 from tocsin.engine.state import OutboxItem
 from tocsin.errors import DeliveryError, StoreError
@@ -55,6 +57,7 @@ class OutboxDeliverer:
         *,
         client: httpx.AsyncClient | None = None,
         observe: Callable[[str, str, float], None] | None = None,
+        audit: Callable[[Tx, list[AuditRecord], int], None] | None = None,
     ) -> None:
         self._db = db
         self._writer = writer
@@ -62,8 +65,10 @@ class OutboxDeliverer:
         self._client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=MAX_CONCURRENCY))
         self._owns_client = client is None
         self._observe = observe or (lambda _hook, _outcome, _seconds: None)
+        self._audit = audit
         self._queue: asyncio.Queue[OutboxItem] = asyncio.Queue()
         self._done: list[dict[str, object]] = []
+        self._disclosed: dict[str, list[tuple[int, int]]] = {}
         self._flush_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._retry_handles: set[asyncio.TimerHandle] = set()
@@ -97,16 +102,14 @@ class OutboxDeliverer:
             self._queue.put_nowait(item)
 
     def _load_pending(self, conn: Connection) -> list[tuple[OutboxItem, int]]:
-        rows = conn.execute(
-            select(
-                outbox.c.id, outbox.c.channel, outbox.c.payload, outbox.c.attempts, outbox.c.next_attempt_us
-            )
-            .where(outbox.c.state == "pending")
-            .order_by(outbox.c.id)
-        )
-        return [
-            (OutboxItem(r.id, r.channel, r.payload.encode(), r.attempts), r.next_attempt_us) for r in rows
-        ]
+        cols = (outbox.c.id, outbox.c.channel, outbox.c.payload, outbox.c.attempts, outbox.c.next_attempt_us)
+        rows = conn.execute(select(*cols).where(outbox.c.state == "pending").order_by(outbox.c.id))
+        out = []
+        for r in rows:
+            incident = msgspec.json.decode(r.payload).get("incident", {})
+            item = OutboxItem(r.id, r.channel, r.payload.encode(), r.attempts, int(incident.get("id", 0)))
+            out.append((item, r.next_attempt_us))
+        return out
 
     def _schedule(self, item: OutboxItem, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -146,14 +149,10 @@ class OutboxDeliverer:
                             "attempts": attempts,
                         },
                     )
-                    self._record(
-                        OutboxItem(item.id, item.channel, item.payload, attempts), "dead", exc.detail
-                    )
+                    self._record(OutboxItem(item.id, item.channel, item.payload, attempts), "dead", exc.detail)
             else:
                 self._observe(hook.label, "delivered", time.perf_counter() - started)
-                self._record(
-                    OutboxItem(item.id, item.channel, item.payload, item.attempts + 1), "delivered", None
-                )
+                self._record(OutboxItem(item.id, item.channel, item.payload, item.attempts + 1), "delivered", None)
 
     def _record(self, item: OutboxItem, state: str, error: str | None, *, next_us: int | None = None) -> None:
         at = now_us()
@@ -179,6 +178,7 @@ class OutboxDeliverer:
         if not self._done:
             return
         done, self._done = self._done, []
+        disclosed, self._disclosed = self._disclosed, {}
         stmt = (
             update(outbox)
             .where(outbox.c.id == bindparam("b_id"))
@@ -193,6 +193,22 @@ class OutboxDeliverer:
 
         def job(tx: Tx) -> None:
             tx.conn.execute(stmt, done)
+            if self._audit is not None and disclosed:
+                records = [
+                    AuditRecord(
+                        "disclosure",
+                        "webhook.deliver",
+                        "system",
+                        "system",
+                        recipient=channel,
+                        objects={
+                            "outbox": id_ranges([o for o, _ in pairs]),
+                            "incidents": id_ranges([i for _, i in pairs]),
+                        },
+                    )
+                    for channel, pairs in disclosed.items()
+                ]
+                self._audit(tx, records, now_us())
 
         try:
             await self._writer.submit(job, weight=1)
@@ -201,5 +217,7 @@ class OutboxDeliverer:
             # which receivers tolerate. Keep the outcomes for the next flush.
             log.warning("could not record webhook outcomes; will retry", extra={"count": len(done)})
             self._done[:0] = done
+            for channel, pairs in disclosed.items():
+                self._disclosed.setdefault(channel, [])[:0] = pairs
             await asyncio.sleep(1)
             self._flush_event.set()

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, u
 
 from tocsin._internal.clock import from_us
 from tocsin.model import AlarmType, Event, Incident, Location, TimelineEntry
-from tocsin.store.schema import alarm_types, events, incidents, outbox, timeline, tokens
+from tocsin.store.schema import alarm_type_changes, alarm_types, events, incidents, outbox, timeline, tokens
 
 __all__ = (
     "IncidentFilter",
@@ -63,9 +63,7 @@ def max_ids(conn: Connection) -> dict[str, int]:
     }
 
 
-def find_existing(
-    conn: Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, int | None]]:
+def find_existing(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
     """Events already stored under (source, external_id): their id and incident.
 
     Looks up by ``external_id`` (the leading column of the unique index) and checks the
@@ -132,9 +130,7 @@ def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _bulk(conn, "outbox", outbox.insert(), rows)
 
 
-def load_open_incidents(
-    conn: Connection, open_states: Iterable[str], ids: Sequence[int] | None = None
-) -> list[Row]:
+def load_open_incidents(conn: Connection, open_states: Iterable[str], ids: Sequence[int] | None = None) -> list[Row]:
     """Rows of every open incident (or of those ``ids`` that are open), for the correlation index."""
     cols = [
         incidents.c.id,
@@ -179,6 +175,7 @@ def alarm_type_from_row(row: Row) -> AlarmType:
         radius_m=row["radius_m"],
         description=row["description"],
         aliases=_json_decode(row["aliases"]),
+        retention_days=row["retention_days"],
     )
 
 
@@ -195,17 +192,35 @@ def alarm_type_row(t: AlarmType, *, at_us: int, actor: str, builtin: bool = Fals
         "description": t.description,
         "aliases": _json_encode(t.aliases).decode(),
         "builtin": builtin,
+        "retention_days": t.retention_days,
         "created_us": at_us,
         "updated_us": at_us,
         "created_by": actor,
     }
 
 
+def alarm_type_change_row(t: AlarmType, *, at_us: int, actor: str, change: str, verdict: str) -> dict[str, Any]:
+    """A row of the dictionary's public change history."""
+    definition = msgspec.structs.replace(t, justification=None)
+    return {
+        "code": t.code,
+        "key": t.key,
+        "at_us": at_us,
+        "actor": actor,
+        "change": change,
+        "verdict": verdict,
+        "justification": t.justification,
+        "definition": _json_encode(definition).decode(),
+    }
+
+
+def insert_alarm_type_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(alarm_type_changes.insert(), rows)
+
+
 def list_alarm_types(conn: Connection) -> list[AlarmType]:
-    return [
-        alarm_type_from_row(r)
-        for r in conn.execute(select(alarm_types).order_by(alarm_types.c.code)).mappings()
-    ]
+    return [alarm_type_from_row(r) for r in conn.execute(select(alarm_types).order_by(alarm_types.c.code)).mappings()]
 
 
 def insert_alarm_types(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -216,9 +231,7 @@ def insert_alarm_types(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def alarm_type_exists(conn: Connection, code: str, key: str) -> str | None:
     """Which of ``code`` or ``key`` is already taken, if either."""
     row = conn.execute(
-        select(alarm_types.c.code, alarm_types.c.key).where(
-            or_(alarm_types.c.code == code, alarm_types.c.key == key)
-        )
+        select(alarm_types.c.code, alarm_types.c.key).where(or_(alarm_types.c.code == code, alarm_types.c.key == key))
     ).first()
     if row is None:
         return None
@@ -234,9 +247,7 @@ def insert_token(conn: Connection, *, name: str, role: str, digest: str, at_us: 
 
 def token_by_hash(conn: Connection, digest: str) -> tuple[str, str] | None:
     row = conn.execute(
-        select(tokens.c.name, tokens.c.role).where(
-            and_(tokens.c.hash == digest, tokens.c.revoked_us.is_(None))
-        )
+        select(tokens.c.name, tokens.c.role).where(and_(tokens.c.hash == digest, tokens.c.revoked_us.is_(None)))
     ).first()
     return None if row is None else (row.name, row.role)
 

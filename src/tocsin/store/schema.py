@@ -13,13 +13,29 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 
-__all__ = ("Id", "alarm_types", "events", "incidents", "metadata", "outbox", "timeline", "tokens")
+__all__ = (
+    "Id",
+    "alarm_type_changes",
+    "audit_checkpoints",
+    "audit_records",
+    "audit_state",
+    "sessions",
+    "users",
+    "alarm_types",
+    "events",
+    "incidents",
+    "metadata",
+    "outbox",
+    "timeline",
+    "tokens",
+)
 
 metadata = MetaData()
 
@@ -43,6 +59,8 @@ alarm_types = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
     Column("created_by", String(200), nullable=False),
+    Column("retention_days", Integer),
+    Column("retired_us", BigInteger),
 )
 
 events = Table(
@@ -139,4 +157,75 @@ outbox = Table(
     Column("last_error", Text),
     Column("delivered_us", BigInteger),
     Index("ix_outbox_state_next", "state", "next_attempt_us"),
+)
+
+alarm_type_changes = Table(
+    "alarm_type_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(16), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("justification", Text),
+    Column("definition", Text, nullable=False),
+    Index("ix_alarm_type_changes_code", "code"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("disabled_us", BigInteger),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("leaf", LargeBinary(32), nullable=False),
+    Index("ix_audit_records_action", "action"),
+    Index("ix_audit_records_at_us", "at_us"),
+)
+
+audit_state = Table(
+    "audit_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
+    Column("last_leaf", LargeBinary(32)),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
 )

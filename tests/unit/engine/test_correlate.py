@@ -21,9 +21,13 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def ev(type: str = "fire.smoke", site: str | None = "school-1", *, at: float = 0, **kw: Any) -> EventIn:
     return EventIn(
-        type=type, method=kw.pop("method", "equipment"), source=kw.pop("source", "dev-1"), site=site,
-        occurred_at=T0 + timedelta(seconds=at), **kw,
-    )  # fmt: skip
+        type=type,
+        method=kw.pop("method", "equipment"),
+        source=kw.pop("source", "dev-1"),
+        site=site,
+        occurred_at=T0 + timedelta(seconds=at),
+        **kw,
+    )
 
 
 def test_repeats_within_window_join_one_incident(engine: SyncEngine) -> None:
@@ -46,9 +50,7 @@ def test_window_is_measured_from_the_last_event(engine: SyncEngine) -> None:
 
 
 def test_other_site_type_or_exercise_do_not_join(engine: SyncEngine) -> None:
-    result = engine.ingest(
-        [ev(), ev(site="school-2"), ev(type="intrusion.burglary"), ev(exercise=True), ev()]
-    )
+    result = engine.ingest([ev(), ev(site="school-2"), ev(type="intrusion.burglary"), ev(exercise=True), ev()])
     incidents_seen = [inc for _, inc in result]
     assert len(set(incidents_seen[:4])) == 4
     assert incidents_seen[4] == incidents_seen[0]
@@ -65,9 +67,7 @@ def test_unknown_types_are_kept_as_unclassified_and_not_merged(engine: SyncEngin
     result = engine.ingest([ev(type="vendor.x17"), ev(type="vendor.x18"), ev(type="vendor.x17")])
     assert result[0][1] == result[2][1] != result[1][1]
     with engine.db.read_engine.connect() as conn:
-        rows = conn.execute(
-            select(incidents.c.alarm_type, incidents.c.unmapped_type).order_by(incidents.c.id)
-        ).all()
+        rows = conn.execute(select(incidents.c.alarm_type, incidents.c.unmapped_type).order_by(incidents.c.id)).all()
     assert [tuple(r) for r in rows] == [("unclassified", "vendor.x17"), ("unclassified", "vendor.x18")]
 
 
@@ -116,17 +116,17 @@ def test_events_with_no_place_correlate_only_by_source(engine: SyncEngine) -> No
     assert r[0][1] == r[2][1] != r[1][1]
 
 
+def _snapshot(engine: SyncEngine) -> dict[int, tuple[object, int]]:
+    found = (engine.state.index.get(i) for i in range(1, 200))
+    return {inc.id: (inc.key, inc.count) for inc in found if inc is not None}
+
+
 def test_index_rebuilt_from_store_matches_memory(engine: SyncEngine) -> None:
-    engine.ingest(
-        [ev(site=f"s{i % 7}", type=("fire.smoke", "vendor.q")[i % 2], source=f"d{i}") for i in range(40)]
-    )
-    before = {i: (engine.state.index.get(i).key, engine.state.index.get(i).count) for i in range(1, 200)  # type: ignore[union-attr]
-              if engine.state.index.get(i)}  # fmt: skip
+    engine.ingest([ev(site=f"s{i % 7}", type=("fire.smoke", "vendor.q")[i % 2], source=f"d{i}") for i in range(40)])
+    before = _snapshot(engine)
     with engine.db.read_engine.connect() as conn:
         engine.state.reload(conn)
-    after = {i: (engine.state.index.get(i).key, engine.state.index.get(i).count) for i in range(1, 200)  # type: ignore[union-attr]
-             if engine.state.index.get(i)}  # fmt: skip
-    assert before == after and before
+    assert before == _snapshot(engine) and before
 
 
 def test_index_lookup_does_not_scan_other_keys() -> None:
@@ -157,7 +157,7 @@ event_strategy = st.builds(
         condition="cleared" if cleared else "active",
         external_id=ext,
         exercise=exercise,
-    ),  # fmt: skip
+    ),
     st.sampled_from(["fire.smoke", "intrusion.burglary", "vendor.zz", "medical.fall"]),
     st.sampled_from(["a", "b", None]),
     st.sampled_from(["d1", "d2", "d3"]),

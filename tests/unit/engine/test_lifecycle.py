@@ -19,9 +19,7 @@ OP = Actor(name="op-anna", role="operator")
 
 def act(engine: SyncEngine, incident_id: int, action: str, **kw: object) -> ActionResult:
     req = ActionRequest(action=action, **kw)  # type: ignore[arg-type]
-    result: ActionResult = engine.writer.run_blocking(
-        action_job(engine.state, incident_id, req, OP, now_us=5)
-    )
+    result: ActionResult = engine.writer.run_blocking(action_job(engine.state, incident_id, req, OP, now_us=5))
     return result
 
 

@@ -52,8 +52,6 @@ HOST = "127.0.0.1"
 SYNCHRONOUS = "FULL"
 OTHER_CPU_WARN_PCT = 15.0
 """Foreign CPU use (% of one core) during a measurement above which the run is flagged."""
-DISTURBED_RETRIES = 2
-"""How often a flagged measurement is repeated (after waiting for a quiet machine)."""
 SCALE_POOL = 10
 """Sites the open-incident scaling workload repeats on (all open in both stores)."""
 SCALE_NEW_SHARE = 0.02
@@ -82,6 +80,8 @@ class Sizes:
     scale_warmup_events: int
     scale_events: int
     scale_rounds: int
+    retries: int
+    """How often a measurement disturbed by other processes is repeated."""
 
 
 FULL = Sizes(
@@ -98,6 +98,7 @@ FULL = Sizes(
     scale_warmup_events=5_000,
     scale_events=50_000,
     scale_rounds=3,
+    retries=2,
 )
 QUICK = Sizes(
     warmup_s=0.5,
@@ -113,6 +114,7 @@ QUICK = Sizes(
     scale_warmup_events=2_000,
     scale_events=10_000,
     scale_rounds=2,
+    retries=0,
 )
 
 
@@ -796,7 +798,7 @@ def preload(worker: Worker, target: Target, count: int, batch: int) -> dict[str,
     }
 
 
-def wait_quiet(max_s: float = 120.0) -> None:
+def wait_quiet(max_s: float = 90.0) -> None:
     """Wait until the machine is nearly idle (two 2-second windows under the warning level)."""
     started, calm = time.monotonic(), 0
     while calm < 2 and time.monotonic() - started < max_s:
@@ -813,14 +815,14 @@ def disturbed(result: dict[str, Any]) -> float:
     return max(seen)
 
 
-def steady(measure: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+def steady(measure: Callable[[], dict[str, Any]], what: str, retries: int) -> dict[str, Any]:
     """Run ``measure``; if other processes were busy meanwhile, wait for quiet and repeat it
-    (up to ``DISTURBED_RETRIES`` times), keeping the last result and how often it retried."""
-    for attempt in range(DISTURBED_RETRIES + 1):
+    (up to ``retries`` times), keeping the last result and how often it was repeated."""
+    for attempt in range(retries + 1):
         result = measure()
         other = disturbed(result)
         result["disturbed_retries"] = attempt
-        if other <= OTHER_CPU_WARN_PCT or attempt == DISTURBED_RETRIES:
+        if other <= OTHER_CPU_WARN_PCT or attempt == retries:
             return result
         console.print(f"  [yellow]{what}: repeating once the machine is quiet ({other:.0f}% foreign CPU)")
         wait_quiet()
@@ -845,6 +847,7 @@ def run_peer(
             max_items=sizes.batched_max_events,
         ),
         "batched ingest",
+        sizes.retries,
     )
     p = r["prime"]
     console.print(
@@ -868,13 +871,16 @@ def run_peer(
             max_items=10**9,
         ),
         "single-event requests",
+        sizes.retries,
     )
     console.print(f"  {r['requests_per_s']:,.0f} requests/s{_problems(r)}")
     per = f", {latency_batch} per request" if latency_batch > 1 else ""
     rate = f"{sizes.latency_rate:,} events/s{per} for {sizes.latency_s:.0f}s"
     console.print(f"[bold]{tag}[/bold]: webhook latency at {rate}")
     out["latency"] = r = steady(
-        lambda: measure_latency(server, worker, receiver, sizes, f"{tag}-latency", latency_batch), "webhook latency"
+        lambda: measure_latency(server, worker, receiver, sizes, f"{tag}-latency", latency_batch),
+        "webhook latency",
+        sizes.retries,
     )
     console.print(
         f"  sent at {r['achieved_rate']:,.0f}/s: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
@@ -944,6 +950,10 @@ def _detail(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _mark(r: dict[str, Any] | None) -> str:
+    return " *" if r and disturbed(r) > OTHER_CPU_WARN_PCT else ""
+
+
 def render(results: dict[str, Any], sizes: Sizes) -> None:
     t, a = results["tocsin"], results["alertmanager"]
     am_name = "Alertmanager" if "batched" in a else f"Alertmanager ({a.get('skipped', 'not run')})"
@@ -952,23 +962,26 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
     table.add_column("tocsin", justify="right")
     table.add_column(am_name, justify="right")
     table.add_column("tocsin/AM", justify="right")
-    tb, ab = _get(t, "batched", "items_per_s"), _get(a, "batched", "items_per_s")
-    table.add_row("batched ingest: events/s (100/request, 4 clients)", _num(tb), _num(ab), _ratio(tb, ab))
-    ts, as_ = _get(t, "single", "requests_per_s"), _get(a, "single", "requests_per_s")
-    table.add_row(f"single-event requests/s ({sizes.single_conns} connections)", _num(ts), _num(as_), _ratio(ts, as_))
-    tw, aw = _get(t, "batched", "prime", "webhooks_per_s"), _get(a, "batched", "prime", "webhooks_per_s")
-    table.add_row(
+
+    def row(label: str, key: str, field: str, *path: str) -> None:
+        tv, av = _get(t, key, *path, field), _get(a, key, *path, field)
+        tr, ar = t.get(key), a.get(key)
+        table.add_row(label, _num(tv) + _mark(tr), _num(av) + _mark(ar), _ratio(tv, av))
+
+    row("batched ingest: events/s (100/request, 4 clients)", "batched", "items_per_s")
+    row(f"single-event requests/s ({sizes.single_conns} connections)", "single", "requests_per_s")
+    row(
         f"webhook delivery: backlog of {POOL:,} new incidents drained (webhooks/s)",
-        _num(tw),
-        _num(aw),
-        _ratio(tw, aw),
+        "batched",
+        "webhooks_per_s",
+        "prime",
     )
     tl, al = t.get("latency"), a.get("latency")
     per = f", {tl['batch']}/request" if tl and tl.get("batch", 1) > 1 else ", 1/request"
     table.add_row(
         f"webhook latency, {sizes.latency_rate:,} events/s offered{per}: p50/p99/max ms (target p99 < 50)",
-        _lat(tl),
-        f"{_lat(al)} (info)" if al else "—",
+        _lat(tl) + _mark(tl),
+        f"{_lat(al)}{_mark(al)} (info)" if al else "—",
         "",
     )
     table.add_row(
@@ -981,10 +994,11 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
     if sc:
         big = sizes.preload_open
         small_r, big_r = sc["runs"]["10"], sc["runs"][str(big)]
+        workload = f"{sizes.scale_events:,} events x {sizes.scale_rounds}, 4 x 100/request, 2% new"
         table.add_section()
-        table.add_row("µs/event, 10 open incidents", _num(small_r["us_per_event"], ".1f"), "", "")
-        table.add_row(f"µs/event, {big:,} open incidents", _num(big_r["us_per_event"], ".1f"), "", "")
-        table.add_row(f"ratio {big:,} / 10 open (target ≤ 1.3)", f"{sc['ratio']:.2f}", "", "")
+        table.add_row(f"µs/event, 10 open incidents ({workload})", _num(small_r["us_per_event"], ".1f"), "", "")
+        table.add_row(f"µs/event, {big:,} open incidents (same workload)", _num(big_r["us_per_event"], ".1f"), "", "")
+        table.add_row(f"ratio {big:,} / 10 open (target ≤ 1.3)", f"{sc['ratio']:.2f}{_mark(sc)}", "", "")
         table.add_row(f"restart with {big:,} open: seconds to healthy", _num(big_r["restart_s"], ".1f"), "", "")
     console.print(table)
 
@@ -1022,6 +1036,9 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
         f"Alertmanager: {results.get('alertmanager_version', 'n/a')}"
     )
     console.print(f"tocsin under test: {results['tocsin_source']}")
+    console.print(
+        f"* measured while other processes used more than {OTHER_CPU_WARN_PCT:.0f}% of a core (see 'other CPU'): skewed"
+    )
     console.print(f"results written to {RESULTS.relative_to(ROOT)}")
 
 
@@ -1087,13 +1104,13 @@ def run(args: argparse.Namespace, procs: Procs, workdir: Path) -> dict[str, Any]
         results["alertmanager_version"] = binary_version(am_binary)
     receiver = Receiver(procs)
     worker = Worker(procs)
-    wait_quiet(max_s=60)
+    wait_quiet(max_s=60 if sizes.retries else 10)
     try:
         tocsin = TocsinServer(procs, workdir, receiver.url)
         run_peer(tocsin, worker, receiver, sizes, results["tocsin"], args.latency_batch)
         console.print(f"[bold]tocsin[/bold]: open-incident scaling (10 vs {sizes.preload_open:,} open)")
         results["tocsin"]["scaling"] = steady(
-            lambda: measure_scaling(tocsin, worker, receiver, sizes), "open-incident scaling"
+            lambda: measure_scaling(tocsin, worker, receiver, sizes), "open-incident scaling", sizes.retries
         )
         if am_binary is not None:
             am = AlertmanagerServer(procs, workdir, receiver.url, am_binary)

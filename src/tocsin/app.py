@@ -27,6 +27,7 @@ from tocsin.api.audit import audit_checkpoint, audit_consistency, audit_inclusio
 from tocsin.api.errors import EXCEPTION_HANDLERS
 from tocsin.api.events import post_events
 from tocsin.api.incidents import act_on_incident, get_incident, list_incidents
+from tocsin.api.mappings import list_mappings, set_mapping
 from tocsin.api.security import PUBLIC_PATHS, BearerAuth
 from tocsin.api.stream import stream
 from tocsin.api.system import healthz, metrics
@@ -236,6 +237,8 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             act_on_incident,
             list_alarm_types,
             create_alarm_type,
+            list_mappings,
+            set_mapping,
             stream,
             login,
             logout,

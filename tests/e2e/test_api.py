@@ -256,3 +256,20 @@ def test_cli_token_create_prints_only_the_token(tmp_path: Path) -> None:
     assert out.stdout.count("\n") == 1 and out.stdout.startswith("tcs_")
     bad = subprocess.run([*base, "--role", "wizard", "--name", "x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "role" in bad.stderr
+
+
+def test_unmapped_vendor_code_is_listed_then_mapped(server: ServerProcess) -> None:
+    vendor = {"type": "acme.zone_alarm_7", "method": "equipment", "source": "acme-1", "site": "plant"}
+    with server.client("device") as dev, server.client("admin") as admin:
+        first = dev.post("/api/v1/events", json=vendor).json()["events"][0]["incident_id"]
+        assert admin.get(f"/api/v1/incidents/{first}").json()["alarm_type"] == "unclassified"
+        table = admin.get("/api/v1/mappings").json()
+        assert {"vendor_code": "acme.zone_alarm_7", "incidents": 1} in table["unmapped"]
+        r = admin.put("/api/v1/mappings/acme.zone_alarm_7", json={"alarm_type": "intrusion.burglary"})
+        assert r.status_code == 200 and r.json()["alarm_type"] == "intrusion.burglary"
+        assert admin.put("/api/v1/mappings/acme.x", json={"alarm_type": "no.such"}).status_code == 422
+        assert admin.put("/api/v1/mappings/protest.march", json={"alarm_type": "crime.theft"}).status_code == 422
+        second = dev.post("/api/v1/events", json={**vendor, "site": "plant-2"}).json()["events"][0]["incident_id"]
+        assert admin.get(f"/api/v1/incidents/{second}").json()["alarm_type"] == "intrusion.burglary"
+        table = admin.get("/api/v1/mappings").json()
+        assert all(u["vendor_code"] != "acme.zone_alarm_7" for u in table["unmapped"])

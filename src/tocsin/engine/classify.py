@@ -42,18 +42,27 @@ def load_default_types() -> list[AlarmType]:
 class Dictionary:
     """Lookup of alarm types by key, code and alias. Mutated only by the writer thread."""
 
-    __slots__ = ("_by_name", "_types")
+    __slots__ = ("_by_name", "_mappings", "_types")
 
     def __init__(self, types: Iterable[AlarmType] = ()) -> None:
         self._types: dict[str, AlarmType] = {}
         self._by_name: dict[str, AlarmType] = {}
+        self._mappings: dict[str, str] = {}
         self.replace(types)
 
-    def replace(self, types: Iterable[AlarmType]) -> None:
-        """Swap in a whole new set (built aside, then assigned, so readers never see half)."""
+    def replace(self, types: Iterable[AlarmType], mappings: dict[str, str] | None = None) -> None:
+        """Swap in a whole new set (built aside, then assigned, so readers never see half).
+
+        ``mappings`` (vendor code → key) rank below keys, codes and aliases.
+        """
+        if mappings is not None:
+            self._mappings = dict(mappings)
         by_key = {UNCLASSIFIED.key: UNCLASSIFIED}
         by_key.update((t.key, t) for t in types)
         by_name: dict[str, AlarmType] = {}
+        for code, key in self._mappings.items():
+            if key in by_key:
+                by_name[code.casefold()] = by_key[key]
         for t in by_key.values():
             for alias in t.aliases:
                 by_name[alias.casefold()] = t
@@ -62,6 +71,14 @@ class Dictionary:
         for t in by_key.values():
             by_name[t.key.casefold()] = t
         self._types, self._by_name = by_key, by_name
+
+    @property
+    def mappings(self) -> dict[str, str]:
+        return dict(self._mappings)
+
+    def set_mapping(self, vendor_code: str, key: str) -> None:
+        self._mappings[vendor_code] = key
+        self.replace(list(self._types.values()))
 
     def add(self, alarm_type: AlarmType) -> None:
         self.replace([*(t for t in self._types.values() if t.key != alarm_type.key), alarm_type])

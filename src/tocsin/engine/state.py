@@ -21,6 +21,7 @@ from tocsin.audit.log import append as audit_append
 from tocsin.config import WebhookConfig
 from tocsin.engine.classify import UNCLASSIFIED, Dictionary, load_default_types
 from tocsin.engine.correlate import CorrelationIndex, OpenIncident, correlation_key
+from tocsin.engine.mapping import effective_mappings
 from tocsin.engine.policy import judge_alarm_type
 from tocsin.model import OPEN_STATES, UNCLASSIFIED_KEY, AlarmType
 from tocsin.store import repo
@@ -131,7 +132,9 @@ class EngineState:
 
     def reload(self, conn: Connection) -> None:
         """Rebuild dictionary, index and counters from the store (start, or after a rollback)."""
-        self.dictionary.replace(t for t in repo.list_alarm_types(conn) if t.key != UNCLASSIFIED_KEY)
+        types = [t for t in repo.list_alarm_types(conn) if t.key != UNCLASSIFIED_KEY]
+        known = {t.key for t in types} | {UNCLASSIFIED_KEY}
+        self.dictionary.replace(types, effective_mappings(conn, known))
         self.index.load(self._open_from_row(r) for r in repo.load_open_incidents(conn, OPEN_STATES))
         top = repo.max_ids(conn)
         self._event_ids = itertools.count(top["events"] + 1)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 __all__ = (
     "Id",
+    "mappings",
     "alarm_type_changes",
     "audit_checkpoints",
     "audit_records",
@@ -228,4 +229,13 @@ audit_checkpoints = Table(
     Column("frontier", LargeBinary, nullable=False),
     Column("note", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+)
+
+mappings = Table(
+    "mappings",
+    metadata,
+    Column("vendor_code", String(200), primary_key=True),
+    Column("alarm_type", String(64), nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("updated_by", String(200), nullable=False),
 )

@@ -60,7 +60,7 @@ async def list_mappings(request: Request[Any, Any, Any]) -> MappingTable:
             .group_by(incidents.c.unmapped_type)
             .order_by(func.count().desc())
             .limit(500)
-        ).tuples()
+        ).all()
         return stored_mappings(conn), [(str(code), int(n)) for code, n in unmapped]
 
     stored, unmapped = await runtime.db.read(read)

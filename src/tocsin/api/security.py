@@ -62,7 +62,8 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
 def requires(permission: str) -> Any:
     """A Litestar guard admitting only roles that hold ``permission``."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+        # async on purpose: Litestar would run a sync guard on a worker thread per request
         actor = actor_of(connection)
         if not allows(actor.role, permission):
             raise PermissionDeniedException(f"role {actor.role!r} may not {permission}")

@@ -24,17 +24,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tocsin._internal.clock import from_us
 from tocsin.audit.checkpoint import Checkpoint, Signer, sign_checkpoint
 from tocsin.audit.merkle import CompactRange, leaf_hash
 from tocsin.errors import TocsinError
+from tocsin.store.repo import bulk_write
 from tocsin.store.schema import audit_checkpoints, audit_records, audit_state
 
 __all__ = (
     "PURPOSES",
     "AuditIntegrityError",
+    "AUDIT_SINK",
     "AuditRecord",
     "Justification",
     "Operation",
@@ -115,8 +117,11 @@ class _Cache:
 _cache = _Cache()
 
 
+_STATE_SELECT = select(audit_state.c.size, audit_state.c.frontier, audit_state.c.last_leaf).where(audit_state.c.id == 1)
+
+
 def _state(conn: Connection) -> tuple[int, bytes | None, CompactRange]:
-    row = conn.execute(select(audit_state).where(audit_state.c.id == 1)).first()
+    row = conn.execute(_STATE_SELECT).first()
     if row is None:
         conn.execute(audit_state.insert().values(id=1, size=0, frontier=b"", last_leaf=None))
         return 0, None, CompactRange.from_state(0, [])
@@ -152,14 +157,36 @@ def _rebuild(conn: Connection) -> tuple[int, bytes | None, CompactRange]:
 
 def append(conn: Connection, records: Sequence[AuditRecord], *, at_us: int) -> int:
     """Append ``records`` to the log inside the caller's transaction; returns the new size."""
+    return append_timed(conn, [(record, at_us) for record in records])
+
+
+class _GroupAudit:
+    """The writer's group sink for audit records: one append per group commit."""
+
+    def flush(self, conn: Connection, items: list[Any]) -> None:
+        append_timed(conn, [(record, at) for records, at in items for record in records])
+
+
+AUDIT_SINK = _GroupAudit()
+"""Pass to ``Tx.defer(AUDIT_SINK, (records, at_us))`` to audit within the job's transaction."""
+
+_STATE_UPDATE = (
+    update(audit_state)
+    .where(audit_state.c.id == 1)
+    .values(size=bindparam("s"), frontier=bindparam("f"), last_leaf=bindparam("l"))
+)
+
+
+def append_timed(conn: Connection, records: Sequence[tuple[AuditRecord, int]]) -> int:
+    """Append (record, time) pairs in order inside the caller's transaction; returns the new size."""
     if not records:
         return 0
     size, last, frontier = _state(conn)
     _cache.key = None  # mutated below; re-validated against the stored state next time
-    at = from_us(at_us).isoformat().replace("+00:00", "Z")
     rows: list[dict[str, Any]] = []
-    for record in records:
+    for record, at_us in records:
         body = msgspec.to_builtins(record)
+        at = from_us(at_us).isoformat().replace("+00:00", "Z")
         body.update(seq=size, at=at, prev=last.hex() if last else "")
         data = _encode_sorted(body)
         leaf = leaf_hash(data)
@@ -178,12 +205,8 @@ def append(conn: Connection, records: Sequence[AuditRecord], *, at_us: int) -> i
         )
         last = leaf
         size += 1
-    conn.execute(audit_records.insert(), rows)
-    conn.execute(
-        update(audit_state)
-        .where(audit_state.c.id == 1)
-        .values(size=size, frontier=_frontier_blob(frontier), last_leaf=last)
-    )
+    bulk_write(conn, "audit_records", audit_records.insert(), rows)
+    conn.execute(_STATE_UPDATE, {"s": size, "f": _frontier_blob(frontier), "l": last})
     _cache.key = (size, last)
     _cache.frontier = frontier
     return size

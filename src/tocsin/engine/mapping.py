@@ -49,7 +49,7 @@ def default_mappings() -> dict[str, str]:
 
 
 def stored_mappings(conn: Connection) -> dict[str, str]:
-    return dict(conn.execute(select(mappings.c.vendor_code, mappings.c.alarm_type)).tuples().all())
+    return {code: key for code, key in conn.execute(select(mappings.c.vendor_code, mappings.c.alarm_type))}
 
 
 def effective_mappings(conn: Connection, known_types: set[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from tocsin.audit.log import AuditRecord
+from tocsin.audit.log import AUDIT_SINK, AuditRecord
 from tocsin.audit.log import append as audit_append
 from tocsin.config import WebhookConfig
 from tocsin.engine.classify import UNCLASSIFIED, Dictionary, load_default_types
@@ -179,7 +179,7 @@ class EngineState:
 
     def audit(self, tx: Tx, records: Sequence[AuditRecord], at_us: int) -> None:
         """Append audit records in the job's own transaction (durable with the operation)."""
-        audit_append(tx.conn, records, at_us=at_us)
+        tx.defer(AUDIT_SINK, (records, at_us))
         tx.after_commit(self.audited)
 
     # -- notifications -----------------------------------------------------------------

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-import httpx
+import aiohttp
 import msgspec
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -28,7 +28,7 @@ from tocsin.audit.log import AuditRecord, id_ranges
 from tocsin.config import WebhookConfig
 from tocsin.engine.state import OutboxItem
 from tocsin.errors import DeliveryError, StoreError
-from tocsin.notify.channels.webhook import send_webhook
+from tocsin.notify.channels.webhook import new_session, send_webhook
 from tocsin.store.schema import outbox
 from tocsin.store.sqlite import Database
 from tocsin.store.writer import Tx, Writer
@@ -55,15 +55,15 @@ class OutboxDeliverer:
         writer: Writer,
         hooks: Sequence[WebhookConfig],
         *,
-        client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         observe: Callable[[str, str, float], None] | None = None,
         audit: Callable[[Tx, list[AuditRecord], int], None] | None = None,
     ) -> None:
         self._db = db
         self._writer = writer
         self._hooks = {h.label: h for h in hooks}
-        self._client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=MAX_CONCURRENCY))
-        self._owns_client = client is None
+        self._session = session
+        self._owns_session = session is None
         self._observe = observe or (lambda _hook, _outcome, _seconds: None)
         self._audit = audit
         self._queue: asyncio.Queue[OutboxItem] = asyncio.Queue()
@@ -78,6 +78,8 @@ class OutboxDeliverer:
         return self._queue.qsize() + len(self._retry_handles)
 
     async def start(self) -> None:
+        if self._session is None:
+            self._session = new_session(MAX_CONCURRENCY)
         pending = await self._db.read(self._load_pending)
         for item, due_us in pending:
             self._schedule(item, max(0.0, (due_us - now_us()) / 1e6))
@@ -93,8 +95,8 @@ class OutboxDeliverer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._flush()
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_session and self._session is not None:
+            await self._session.close()
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         """Hand over freshly committed items (loop thread)."""
@@ -130,7 +132,8 @@ class OutboxDeliverer:
                 continue
             started = time.perf_counter()
             try:
-                await send_webhook(self._client, hook, item.payload)
+                assert self._session is not None
+                await send_webhook(self._session, hook, item.payload)
             except DeliveryError as exc:
                 attempts = item.attempts + 1
                 self._observe(hook.label, exc.reason, time.perf_counter() - started)

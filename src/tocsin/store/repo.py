@@ -20,6 +20,7 @@ from tocsin.store.schema import alarm_type_changes, alarm_types, events, inciden
 
 __all__ = (
     "IncidentFilter",
+    "bulk_write",
     "decode_cursor",
     "encode_cursor",
     "find_existing",
@@ -67,27 +68,38 @@ def find_existing(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tup
     """Events already stored under (source, external_id): their id and incident.
 
     Looks up by ``external_id`` (the leading column of the unique index) and checks the
-    source in Python: a row-value IN list would not use the index on SQLite.
+    source in Python: a row-value IN list would not use the index on SQLite. The SQL is
+    written once per list length and dialect, skipping SQLAlchemy's per-call IN expansion.
     """
     wanted = set(keys)
     found: dict[tuple[str, str], tuple[int, int | None]] = {}
     ext_ids = sorted({ext for _, ext in keys})
     for start in range(0, len(ext_ids), 500):
-        rows = conn.execute(_FIND_EXISTING, {"ids": ext_ids[start : start + 500]})
+        chunk = ext_ids[start : start + 500]
+        rows = conn.exec_driver_sql(_find_sql(conn, len(chunk)), tuple(chunk))
         for source, external_id, event_id, incident_id in rows:
             if (source, external_id) in wanted:
                 found[(source, external_id)] = (event_id, incident_id)
     return found
 
 
-_FIND_EXISTING = select(events.c.source, events.c.external_id, events.c.id, events.c.incident_id).where(
-    events.c.external_id.in_(bindparam("ids", expanding=True))
-)
+_find_cache: dict[tuple[str, int], str] = {}
+
+
+def _find_sql(conn: Connection, n: int) -> str:
+    key = (conn.dialect.name, n)
+    sql = _find_cache.get(key)
+    if sql is None:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"SELECT source, external_id, id, incident_id FROM events WHERE external_id IN ({', '.join([mark] * n)})"
+        _find_cache[key] = sql
+    return sql
+
 
 _compiled: dict[tuple[str, ...], tuple[str, tuple[str, ...] | None]] = {}
 
 
-def _bulk(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) -> None:
+def bulk_write(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) -> None:
     """executemany with the statement compiled once per dialect and rows passed straight to
     the driver: SQLAlchemy's per-row parameter processing costs more than SQLite's insert."""
     key = (conn.dialect.name, name, *rows[0])
@@ -106,28 +118,28 @@ def _bulk(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) ->
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        _bulk(conn, "events", events.insert(), rows)
+        bulk_write(conn, "events", events.insert(), rows)
 
 
 def insert_incidents(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        _bulk(conn, "incidents", incidents.insert(), rows)
+        bulk_write(conn, "incidents", incidents.insert(), rows)
 
 
 def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Apply aggregated correlation updates (``b_id``, ``b_last``, ``b_added``, ...)."""
     if rows:
-        _bulk(conn, "touched", _UPDATE_TOUCHED, rows)
+        bulk_write(conn, "touched", _UPDATE_TOUCHED, rows)
 
 
 def insert_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        _bulk(conn, "timeline", timeline.insert(), rows)
+        bulk_write(conn, "timeline", timeline.insert(), rows)
 
 
 def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        _bulk(conn, "outbox", outbox.insert(), rows)
+        bulk_write(conn, "outbox", outbox.insert(), rows)
 
 
 def load_open_incidents(conn: Connection, open_states: Iterable[str], ids: Sequence[int] | None = None) -> list[Row]:

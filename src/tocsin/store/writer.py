@@ -14,6 +14,10 @@ Contract:
 - Side effects that must only happen once data is durable (publishing, delivery) are
   registered with ``Tx.after_commit``; in-memory state that a rollback would leave
   stale is repaired by ``Tx.after_rollback`` hooks, which run on the writer thread.
+- Writes that many jobs make alike (audit records) may be handed to a ``GroupSink`` with
+  ``Tx.defer``: the sink receives the items of every job that succeeded, in order, once
+  per group, inside the same transaction just before COMMIT. One statement serves the
+  whole group, and a rolled-back job's items are never written.
 - The queue is bounded by *weight* (events pending); past it ``submit`` raises
   ``StoreUnavailable`` at once instead of queueing without limit.
 """
@@ -26,13 +30,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from tocsin.errors import StoreError, StoreUnavailable
 
-__all__ = ("CommitStats", "Tx", "Writer")
+__all__ = ("CommitStats", "GroupSink", "Tx", "Writer")
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -41,15 +45,26 @@ AfterCommit = Callable[[], None]
 AfterRollback = Callable[[Connection], None]
 
 
+class GroupSink(Protocol):
+    """Receives the deferred items of a whole group, once, before COMMIT (writer thread)."""
+
+    def flush(self, conn: Connection, items: list[Any]) -> None: ...
+
+
 class Tx:
     """What a job may ask of the transaction it runs in."""
 
-    __slots__ = ("_after_commit", "_after_rollback", "conn")
+    __slots__ = ("_after_commit", "_after_rollback", "_deferred", "conn")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._after_commit: list[AfterCommit] = []
         self._after_rollback: list[AfterRollback] = []
+        self._deferred: list[tuple[GroupSink, Any]] = []
+
+    def defer(self, sink: GroupSink, item: Any) -> None:
+        """Hand ``item`` to ``sink``, written with the group's other items before COMMIT."""
+        self._deferred.append((sink, item))
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` on the event loop once this job's writes are durable."""
@@ -153,6 +168,7 @@ class Writer:
         with self._engine.connect() as conn, conn.begin():
             tx = Tx(conn)
             result = fn(tx)
+            _flush_deferred(conn, [tx])
         for callback in tx._after_commit:
             callback()
         return result
@@ -192,16 +208,20 @@ class Writer:
             with conn.begin():
                 for job in group:
                     tx = Tx(conn)
-                    savepoint = conn.begin_nested()
+                    # Plain SAVEPOINT statements: the same isolation as begin_nested(), at a
+                    # fraction of its bookkeeping cost on the hottest path we have.
+                    conn.exec_driver_sql("SAVEPOINT tocsin_job")
                     try:
                         result = job.fn(tx)
                     except Exception as exc:  # noqa: BLE001 - a job's failure is its caller's
-                        savepoint.rollback()
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT tocsin_job")
+                        conn.exec_driver_sql("RELEASE SAVEPOINT tocsin_job")
                         rollbacks.extend(tx._after_rollback)
                         outcomes.append((job, False, exc, tx))
                     else:
-                        savepoint.commit()
+                        conn.exec_driver_sql("RELEASE SAVEPOINT tocsin_job")
                         outcomes.append((job, True, result, tx))
+                _flush_deferred(conn, [tx for _j, ok, _r, tx in outcomes if ok])
         except Exception as exc:
             log.exception("group commit failed", extra={"jobs": len(group), "weight": weight})
             error = StoreError(f"commit failed: {exc}")
@@ -233,6 +253,15 @@ class Writer:
                     callback(conn)
             except Exception:
                 log.exception("rollback repair failed")
+
+
+def _flush_deferred(conn: Connection, txs: list[Tx]) -> None:
+    by_sink: dict[int, tuple[GroupSink, list[Any]]] = {}
+    for tx in txs:
+        for sink, item in tx._deferred:
+            by_sink.setdefault(id(sink), (sink, []))[1].append(item)
+    for sink, items in by_sink.values():
+        sink.flush(conn, items)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any, after_commit: Any) -> None:

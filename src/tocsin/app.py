@@ -27,6 +27,7 @@ from tocsin.api.audit import audit_checkpoint, audit_consistency, audit_inclusio
 from tocsin.api.errors import EXCEPTION_HANDLERS
 from tocsin.api.events import post_events
 from tocsin.api.incidents import act_on_incident, get_incident, list_incidents
+from tocsin.api.ingest import export_cap, ingest_cap, ingest_hikvision, ingest_onvif
 from tocsin.api.mappings import list_mappings, set_mapping
 from tocsin.api.security import PUBLIC_PATHS, BearerAuth
 from tocsin.api.stream import stream
@@ -232,6 +233,10 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     config = AppConfig(
         route_handlers=[
             post_events,
+            ingest_onvif,
+            ingest_hikvision,
+            ingest_cap,
+            export_cap,
             list_incidents,
             get_incident,
             act_on_incident,

@@ -32,6 +32,12 @@ class Metrics:
             ["subject"],
             registry=r,
         )
+        self.dropped_fields = Counter(
+            "tocsin_adapter_dropped_fields",
+            "Identity or biometric fields removed by equipment adapters before storage",
+            ["adapter"],
+            registry=r,
+        )
         self.actions = Counter("tocsin_incident_actions", "Operator actions applied", ["action"], registry=r)
         self.commit_batch = Histogram(
             "tocsin_commit_batch_events", "Events per group commit", buckets=_BATCH, registry=r

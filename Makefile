@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck unit bench clean
+.PHONY: help demo test lint typecheck unit bench clean sysdeps
 
 help:  ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+sysdeps:  ## Install the broker the MQTT tests start (best effort; those tests skip without it)
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; } || \
+	  echo "mosquitto not available: MQTT end-to-end tests will be skipped"
 
 demo: $(STAMP)  ## Set up and run the server with demo data on http://127.0.0.1:8080
 	$(BIN)/tocsin demo
@@ -28,7 +34,7 @@ typecheck: $(STAMP)  ## mypy --strict
 unit: $(STAMP)  ## pytest only
 	$(BIN)/pytest -q
 
-test: lint typecheck unit  ## Set up and run every check (what CI runs)
+test: sysdeps lint typecheck unit  ## Set up and run every check (what CI runs)
 
 bench: $(STAMP)  ## Ingest benchmark against Prometheus Alertmanager (prints a table)
 	$(BIN)/python bench/ingest.py

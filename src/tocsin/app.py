@@ -52,6 +52,7 @@ from tocsin.engine.state import Change, EngineState, OutboxItem
 from tocsin.errors import TocsinError
 from tocsin.guard import Judgement
 from tocsin.guard.lexicon import load_lexicon
+from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.metrics import Metrics
 from tocsin.model import Actor, EventIn
 from tocsin.notify.outbox import OutboxDeliverer
@@ -87,6 +88,7 @@ class Runtime:
         self.proof_cache = SubtreeCache()  # complete subtrees never change: proofs get cheap
         self._audit_grew = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.mqtt: MqttSubscriber | None = None
         self.deliverer = OutboxDeliverer(
             self.db,
             self.writer,
@@ -200,6 +202,14 @@ class Runtime:
         await self.deliverer.start()
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
+        if self.settings.mqtt is not None:
+            self.mqtt = MqttSubscriber(
+                self.settings.mqtt,
+                self.accept,
+                self.state.dictionary.classify,
+                on_dropped=lambda n: self.metrics.dropped_fields.labels("frigate").inc(n),
+            )
+            self._tasks.append(asyncio.create_task(self.mqtt.run()))
         if self.settings.retention_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._retention_loop()))
         log.info("tocsin started", extra={"db": str(self.db.path), "webhooks": len(self.settings.webhook)})

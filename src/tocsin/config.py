@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
 
-__all__ = ("SETTINGS_DOC", "Limits", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
+__all__ = ("SETTINGS_DOC", "Limits", "MqttConfig", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
 
 
 class Limits(Struct, frozen=True, forbid_unknown_fields=True):
@@ -45,6 +46,22 @@ class WebhookConfig(Struct, frozen=True, forbid_unknown_fields=True):
         return self.name or self.url
 
 
+class MqttConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """``[mqtt]``: the broker Frigate NVR publishes to."""
+
+    url: str
+    topic_prefix: str = "frigate"
+    username: str | None = None
+    password: str | None = None
+    forward: Literal["mapped", "all"] = "mapped"
+
+    def endpoint(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ConfigError(f"mqtt.url: {self.url!r} is not mqtt://HOST:PORT")
+        return parts.hostname, parts.port or 1883
+
+
 class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     """Everything ``tocsin serve`` needs. Field names are the TOML keys."""
 
@@ -59,6 +76,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     retention_interval_s: Annotated[float, Meta(ge=0)] = 3600.0
     limits: Limits = Limits()
     webhook: list[WebhookConfig] = []
+    mqtt: MqttConfig | None = None
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -81,6 +99,12 @@ SETTINGS_DOC: dict[str, str] = {
     "limits.max_page_size": "Largest page the list endpoints return.",
     "limits.max_incident_events": "Most events shown with one incident (newest first).",
     "limits.sse_queue": "Changes buffered per live-stream client before it is told to reset.",
+    "mqtt.url": "Broker to subscribe to for Frigate NVR messages: mqtt://HOST:PORT.",
+    "mqtt.topic_prefix": "Frigate's topic prefix; tocsin subscribes to PREFIX/events and PREFIX/reviews.",
+    "mqtt.username": "Broker user name, if it needs one.",
+    "mqtt.password": "Broker password, if it needs one.",
+    "mqtt.forward": "'mapped' (default) forwards only messages whose type maps to an alarm type; 'all' keeps "
+    "every detection as an unclassified incident.",
     "webhook.url": "Where the JSON POST goes.",
     "webhook.name": "Label in logs and metrics (defaults to the URL).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",

@@ -7,12 +7,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tocsin.config import SETTINGS_DOC, Limits, Settings, WebhookConfig, load_settings
+from tocsin.config import SETTINGS_DOC, Limits, MqttConfig, Settings, WebhookConfig, load_settings
 from tocsin.errors import ConfigError
 
 
 def test_every_setting_is_documented() -> None:
-    names = {f for f in Settings.__struct_fields__ if f not in ("limits", "webhook")}
+    names = {f for f in Settings.__struct_fields__ if f not in ("limits", "webhook", "mqtt")}
+    names |= {f"mqtt.{f}" for f in MqttConfig.__struct_fields__}
     names |= {f"limits.{f}" for f in Limits.__struct_fields__}
     names |= {f"webhook.{f}" for f in WebhookConfig.__struct_fields__}
     assert names == set(SETTINGS_DOC)

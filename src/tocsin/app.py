@@ -53,6 +53,7 @@ from tocsin.errors import TocsinError
 from tocsin.guard import Judgement
 from tocsin.guard.lexicon import load_lexicon
 from tocsin.ingest.mqtt import MqttSubscriber
+from tocsin.ingest.sia import SiaReceiver
 from tocsin.metrics import Metrics
 from tocsin.model import Actor, EventIn
 from tocsin.notify.outbox import OutboxDeliverer
@@ -89,6 +90,7 @@ class Runtime:
         self._audit_grew = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttSubscriber | None = None
+        self.sia: SiaReceiver | None = None
         self.deliverer = OutboxDeliverer(
             self.db,
             self.writer,
@@ -202,6 +204,10 @@ class Runtime:
         await self.deliverer.start()
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
+        if self.settings.sia is not None:
+            self.sia = SiaReceiver(self.settings.sia, lambda events, actor, raw: self.accept(events, actor, raw=raw))
+            await self.sia.start()
+            self.metrics.watch_sia(self.sia.metrics)
         if self.settings.mqtt is not None:
             self.mqtt = MqttSubscriber(
                 self.settings.mqtt,
@@ -212,9 +218,19 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.mqtt.run()))
         if self.settings.retention_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._retention_loop()))
-        log.info("tocsin started", extra={"db": str(self.db.path), "webhooks": len(self.settings.webhook)})
+        log.info(
+            "tocsin started",
+            extra={
+                "db": str(self.db.path),
+                "webhooks": len(self.settings.webhook),
+                "sia_tcp": self.sia.bound_tcp if self.sia else None,
+                "sia_udp": self.sia.bound_udp if self.sia else None,
+            },
+        )
 
     async def stop(self) -> None:
+        if self.sia is not None:
+            await self.sia.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
+from tocsin.ingest.sia import SiaConfig
 
 __all__ = ("SETTINGS_DOC", "Limits", "MqttConfig", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
 
@@ -77,6 +78,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     limits: Limits = Limits()
     webhook: list[WebhookConfig] = []
     mqtt: MqttConfig | None = None
+    sia: SiaConfig | None = None
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -105,6 +107,19 @@ SETTINGS_DOC: dict[str, str] = {
     "mqtt.password": "Broker password, if it needs one.",
     "mqtt.forward": "'mapped' (default) forwards only messages whose type maps to an alarm type; 'all' keeps "
     "every detection as an unclassified incident.",
+    "sia.tcp": "SIA DC-09 receiver TCP address, host:port (port 0: any free port).",
+    "sia.udp": "SIA DC-09 receiver UDP address, host:port.",
+    "sia.max_connections": "Open TCP connections (and UDP datagrams in hand) before more are refused.",
+    "sia.idle_timeout_s": "A TCP connection silent this long is closed.",
+    "sia.max_batch_events": "Events of frames arriving together committed in one call (1: one per frame).",
+    "sia.account.id": "The panel account (#acct), 1-16 letters or digits.",
+    "sia.account.site": "Site of the panel's events.",
+    "sia.account.key": "AES key (128/192/256 bit); set means the account must encrypt.",
+    "sia.account.key_format": "'hex' (the standard) or 'ascii' (what some panels use): how to read key.",
+    "sia.account.supervision_s": "The panel must report at least this often, else a communication-failure "
+    "incident opens (cleared when it reports again).",
+    "sia.account.window_before_s": "How far in the past a frame's timestamp may be (default 40 s).",
+    "sia.account.window_after_s": "How far in the future a frame's timestamp may be (default 20 s).",
     "webhook.url": "Where the JSON POST goes.",
     "webhook.name": "Label in logs and metrics (defaults to the URL).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 __all__ = ("Metrics",)
 
@@ -60,7 +65,25 @@ class Metrics:
         self.writer_pending = Gauge("tocsin_writer_pending_events", "Events waiting for the writer", registry=r)
         self.stream_clients = Gauge("tocsin_stream_clients", "Connected live-stream clients", registry=r)
 
+    def watch_sia(self, counters: msgspec.Struct) -> None:
+        """Export the SIA receiver's own counters as ``tocsin_sia_<name>_total``."""
+        self.registry.register(_StructCounters("tocsin_sia", counters))
+
     def observe_commit(self, jobs: int, events: int, seconds: float) -> None:
         self.commit_jobs.observe(jobs)
         self.commit_batch.observe(events)
         self.commit_seconds.observe(seconds)
+
+
+class _StructCounters(Collector):
+    """Counters kept as plain ints by a hot path, read only when Prometheus scrapes."""
+
+    def __init__(self, prefix: str, counters: msgspec.Struct) -> None:
+        self._prefix = prefix
+        self._counters = counters
+
+    def collect(self) -> Iterator[Metric]:
+        for name in self._counters.__struct_fields__:
+            family = CounterMetricFamily(f"{self._prefix}_{name}", f"SIA receiver: {name.replace('_', ' ')}")
+            family.add_metric([], getattr(self._counters, name))
+            yield family

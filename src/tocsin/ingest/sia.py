@@ -1,0 +1,837 @@
+"""The SIA DC-09 receiver: alarm panels' TCP and UDP frames in, ACK/NAK/DUH out, events stored.
+
+Owns the sockets, the per-connection reassembly, the reply decision for each frame, the
+turning of SIA-DCS and ADM-CID data into :class:`~tocsin.model.EventIn`, and line
+supervision (a ``tech.comm_failure`` event when an account falls silent, a cleared one
+when it reports again). It does not parse bytes (:mod:`.sia_codec`, :mod:`.sia_payload`),
+map codes (:mod:`.sia_codes`), judge or store events: every event goes through the one
+``accept`` door, which guards and commits durably before it returns.
+
+How each frame is answered (first matching row wins)::
+
+    frame                                                    reply            stored
+    -------------------------------------------------------  ---------------  -----------------
+    unreadable, bad CRC or length                            NAK              -
+    encrypted, and no key for its account or the wrong key   NAK              -
+    account not configured (clear or encrypted)              NAK              -
+    clear frame from an account that has a key               NAK              -
+    timestamp outside -window_before_s..+window_after_s      NAK (our time)   -
+      (checked on encrypted frames, and clear ones that carry one)
+    NULL or XNM link test                                    ACK              heartbeat only
+    any other token but SIA-DCS / ADM-CID                    DUH              -
+    SIA-DCS / ADM-CID without a readable event               DUH              -
+    accept returned                                          ACK              the events
+    accept raised IngestError (guard refusal, decode...)     DUH, logged      -
+    accept raised StoreUnavailable, or anything else         nothing, logged  -
+
+Why NAK for an unknown account: the panel keeps retrying and, once its attempts are
+spent, fails over to its backup path and shows a communication trouble, so a panel
+pointed at the wrong receiver is noticed; a DUH would tell it to give up, silently
+losing the alarm. Why silence when the store is overloaded: the panel's ACK timeout is
+the back-off (a NAK invites an immediate resend, a retry storm while the store is
+already behind, and panels read NAK as "fix your clock"); the panel resends the same
+sequence and the store's (source, external_id) deduplication absorbs any copy that had
+been stored after all. An ACK is only ever written after ``accept`` returned.
+
+Each event's ``external_id`` is ``{account}:{sequence}:{n}:{tag}`` (see
+:func:`frame_external_id`): equal for a resend, so the store keeps one copy, but not for
+a new frame that reuses a sequence number after a wrap or a panel restart.
+
+Concurrency: one asyncio task per TCP connection handles its frames one after another
+and writes the replies in that order (DC-09 panels wait for each answer; parallelism
+comes from many connections). UDP datagrams are handled concurrently, at most
+``max_connections`` at once. Frames that arrive together, from any connection, reach
+``accept`` in one call (ingest pays per call): audited as the account when the batch
+holds one account's frames, as ``sia:receiver`` when it holds several. Nothing here
+blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
+
+import msgspec
+from msgspec import Meta
+
+from tocsin.errors import ConfigError, IngestError, StoreUnavailable
+from tocsin.ingest.sia_codec import (
+    FrameBuffer,
+    SiaDecodeError,
+    SiaFrame,
+    SiaKeyRequired,
+    build_ack,
+    build_duh,
+    build_nak,
+    key_from_config,
+    parse_frame,
+    timestamp_ok,
+)
+from tocsin.ingest.sia_codes import classify_cid, classify_sia, describe_cid, describe_sia, sia_address_kind
+from tocsin.ingest.sia_crypto import decode_text
+from tocsin.ingest.sia_payload import parse_adm_cid, parse_sia_dcs
+from tocsin.model import Actor, Condition, EventIn, Scalar
+
+__all__ = (
+    "READ_CHUNK",
+    "RETRANSMIT_WINDOW_S",
+    "STOP_GRACE_S",
+    "SUPERVISION_GRACE_S",
+    "Accept",
+    "SiaAccount",
+    "SiaConfig",
+    "SiaMetrics",
+    "SiaReceiver",
+    "frame_external_id",
+    "utcnow",
+)
+
+log = logging.getLogger(__name__)
+
+SUPERVISION_GRACE_S = 5.0
+"""Extra seconds after ``supervision_s`` before a silent account is declared failed."""
+RETRANSMIT_WINDOW_S = 600
+"""Width of the receipt-time bucket in an event's external id (see :func:`frame_external_id`)."""
+STOP_GRACE_S = 2.0
+"""How long ``stop`` lets a frame already being handled finish (and be ACKed)."""
+READ_CHUNK = 16 * 1024
+"""Bytes read from a TCP connection at a time; with one frame (4 KiB) this bounds its buffer."""
+
+_LINK_TESTS = frozenset({"NULL", "XNM"})
+_EVENT_TOKENS = frozenset({"SIA-DCS", "ADM-CID"})
+_MAX_TEXT = 1000
+# Header fields an address kind must not overwrite ("LT" addresses a phone *line*).
+_RESERVED_ATTRIBUTES = frozenset({"account", "sequence", "receiver", "line", "code", "text", "condition", "mfrdef"})
+_SUPERVISION_ACTOR = Actor(name="sia:supervision", role="device")
+_RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
+_MAX_INFLIGHT = 1  # accept calls at once: the store commits serially, so more only shrinks batches
+
+
+class SiaAccount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One panel account (the ``#acct`` of its frames) and what the receiver knows of it.
+
+    ``key`` set means the account must send encrypted frames (a clear one is NAKed);
+    ``supervision_s`` set means it must report (a link test or an event) at least that
+    often, or a ``tech.comm_failure`` is raised. The timestamp window is per account
+    because real panels drift.
+    """
+
+    id: Annotated[str, Meta(pattern=r"^[0-9A-Za-z]{1,16}$")]
+    site: str | None = None
+    key: str | None = None
+    key_format: Literal["hex", "ascii"] = "hex"
+    supervision_s: Annotated[int, Meta(gt=0)] | None = None
+    window_before_s: Annotated[int, Meta(ge=0)] = 40
+    window_after_s: Annotated[int, Meta(ge=0)] = 20
+
+
+class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the receiver listens (``"host:port"``, port 0 for any) and which accounts it serves.
+
+    ``max_connections`` bounds open TCP connections (more are closed at once) and UDP
+    datagrams being handled (more are dropped unanswered, so the panel resends);
+    ``idle_timeout_s`` closes a TCP connection that sends nothing, or does not read its
+    answers, for that long. ``max_batch_events`` bounds how many events of frames that
+    arrive together are handed to ``accept`` in one call (1: one call per frame).
+    """
+
+    tcp: str | None = None
+    udp: str | None = None
+    account: list[SiaAccount] = []
+    max_connections: Annotated[int, Meta(ge=1)] = 1000
+    idle_timeout_s: Annotated[float, Meta(gt=0)] = 300
+    max_batch_events: Annotated[int, Meta(ge=1)] = 500
+
+
+class SiaMetrics(msgspec.Struct):
+    """Counters, for a metrics exporter to read; the receiver only ever increments them."""
+
+    frames: int = 0
+    acks: int = 0
+    naks: int = 0
+    duhs: int = 0
+    unanswered: int = 0
+    events: int = 0
+    supervision_failures: int = 0
+    unknown_accounts: int = 0
+    errors: int = 0
+    connections: int = 0
+    rejected_connections: int = 0
+    dropped_datagrams: int = 0
+    junk_bytes: int = 0
+
+
+Accept = Callable[[Sequence[EventIn], Actor, Sequence[str | None]], Awaitable[list[tuple[int, int | None]]]]
+"""tocsin's ingest door: guard, commit durably, return (event id, incident id) per event.
+
+Raises :class:`~tocsin.errors.StoreUnavailable` when overloaded, an
+:class:`~tocsin.errors.IngestError` when the events are refused.
+"""
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def frame_external_id(account: str, frame: SiaFrame, index: int, received: datetime) -> str:
+    """The external id of the ``index``-th event of a frame: equal for a retransmission.
+
+    ``{account}:{sequence}:{index}:{tag}``. The sequence alone is not enough: it wraps at
+    9999 and many panels restart it at 0001 on power-up, so a new alarm would be taken
+    for a copy of an old one and silently not stored. ``tag`` hashes what a resend
+    repeats (the token and the decrypted data block) with the receipt time in
+    :data:`RETRANSMIT_WINDOW_S` buckets; the timestamp and extended data are left out, as
+    a resend may carry new ones. A resend that straddles a bucket edge is stored twice: a
+    duplicate event in the same incident, never a lost one.
+    """
+    bucket = int(received.timestamp()) // RETRANSMIT_WINDOW_S
+    seed = f"{frame.token.upper()}\x00{frame.data}\x00{bucket}".encode()
+    tag = hashlib.blake2b(seed, digest_size=5).hexdigest()
+    return f"{account}:{frame.sequence}:{index}:{tag}"
+
+
+def _parse_address(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"sia.{what} must be 'host:port', got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class _Account:
+    """An account as the receiver uses it: canonical id, key bytes, and line-supervision state.
+
+    Supervision keeps one outage (``episode``, when it was declared) and how many of its
+    two events are stored (``sent``: 0 none, 1 the active one, 2 active and cleared), so
+    retries after an unavailable store need no queue and memory stays constant.
+    """
+
+    __slots__ = (
+        "actor",
+        "after",
+        "before",
+        "deadline",
+        "down",
+        "episode",
+        "id",
+        "key",
+        "period",
+        "sent",
+        "site",
+        "up_at",
+    )
+
+    def __init__(self, conf: SiaAccount) -> None:
+        self.id = conf.id.upper()
+        self.site = conf.site
+        self.key = key_from_config(conf.key, conf.key_format) if conf.key is not None else None
+        self.before = conf.window_before_s
+        self.after = conf.window_after_s
+        self.period = conf.supervision_s
+        self.actor = Actor(name=f"sia:{self.id}", role="device")
+        self.deadline = 0.0  # monotonic time by which the next report is due
+        self.down = False
+        self.episode: datetime | None = None
+        self.up_at: datetime | None = None
+        self.sent = 0
+
+    def supervision_event(self, condition: Condition) -> EventIn:
+        """The comm-failure event of the current episode: raised (active) or ended (cleared)."""
+        assert self.episode is not None
+        at = self.episode if condition == "active" else (self.up_at or self.episode)
+        verb = "stopped reporting" if condition == "active" else "reports again"
+        return EventIn(
+            type="tech.comm_failure",
+            method="equipment",
+            source=f"sia:{self.id}",
+            site=self.site,
+            occurred_at=at,
+            condition=condition,
+            description=f"SIA account {self.id} {verb} (supervision every {self.period} s)",
+            attributes={"account": self.id, "supervision_s": self.period},
+            external_id=f"{self.id}:supervision:{int(self.episode.timestamp())}:{condition}",
+        )
+
+
+class _Unprocessable(Exception):
+    """A frame read correctly whose content we cannot make events of: answered with DUH."""
+
+
+def _text(*candidates: str | None) -> str | None:
+    for value in candidates:
+        if value:
+            return value
+    return None
+
+
+def _frame_events(frame: SiaFrame, account: _Account, received: datetime) -> list[EventIn]:
+    """The events of a verified SIA-DCS or ADM-CID frame, in the order sent.
+
+    Raises:
+        _Unprocessable: no event could be read from the data block.
+    """
+    base: dict[str, Scalar] = {"account": account.id, "sequence": frame.sequence}
+    if frame.receiver is not None:
+        base["receiver"] = frame.receiver
+    if frame.line is not None:
+        base["line"] = frame.line
+    xtext = next(iter(frame.xdata("I")), None)
+    # (alarm-type key, condition, fallback type, attributes, code name, text)
+    found: list[tuple[str | None, Condition, str, dict[str, Scalar], str | None, str | None]] = []
+    if frame.token.upper() == "SIA-DCS":
+        for dcs in parse_sia_dcs(frame.data):
+            key, condition = classify_sia(dcs.code)
+            attrs = {**base, "code": dcs.code}
+            if dcs.address:
+                kind = sia_address_kind(dcs.code)
+                attrs["address" if kind is None or kind in _RESERVED_ATTRIBUTES else kind] = dcs.address
+            if dcs.area is not None:
+                attrs.setdefault("area", dcs.area)
+            if dcs.area_name:
+                attrs["area_name"] = dcs.area_name
+            if "id" in dcs.modifiers:
+                attrs.setdefault("user", dcs.modifiers["id"])
+            text = _text(dcs.text, dcs.ascii_text, xtext)
+            found.append((key, condition, f"sia.{dcs.code}", attrs, describe_sia(dcs.code), text))
+    else:
+        try:
+            cid = parse_adm_cid(frame.data)
+        except SiaDecodeError as exc:
+            raise _Unprocessable(exc.detail) from exc
+        key, condition = classify_cid(cid.qualifier, cid.code)
+        attrs = {**base, "code": cid.code, "qualifier": cid.qualifier}
+        if cid.group != "00":
+            attrs["partition"] = cid.group
+        attrs["user" if cid.is_user else "zone"] = cid.zone_or_user
+        found.append((key, condition, f"cid.{cid.code}", attrs, describe_cid(cid.code), xtext))
+    if not found:
+        raise _Unprocessable("no event in the data block")
+    events = []
+    for index, (key, condition, fallback, attrs, name, text) in enumerate(found):
+        if text:
+            attrs["text"] = text[:_MAX_TEXT]
+        events.append(
+            EventIn(
+                type=key or fallback,
+                method="equipment",
+                source=f"sia:{account.id}",
+                site=account.site,
+                occurred_at=frame.timestamp or received,
+                condition=condition,
+                description=_describe(name, text),
+                attributes=attrs,
+                external_id=frame_external_id(account.id, frame, index, received),
+            )
+        )
+    return events
+
+
+def _describe(name: str | None, text: str | None) -> str | None:
+    if text:
+        return (f"{name}: {text}" if name else text)[:_MAX_TEXT]
+    return name
+
+
+class _Pending:
+    __slots__ = ("actor", "events", "future", "raw")
+
+    def __init__(
+        self,
+        events: list[EventIn],
+        actor: Actor,
+        raw: list[str | None],
+        future: asyncio.Future[None],
+    ) -> None:
+        self.events = events
+        self.actor = actor
+        self.raw = raw
+        self.future = future
+
+
+class _Batcher:
+    """Hands the events of frames that arrive together to ``accept`` in one call.
+
+    tocsin's ingest pays per call (a savepoint, a dedup query, an audit record), so one
+    frame per call caps a receiver at a few hundred frames/s however many panels talk to
+    it. Frames queue here while a call runs (:data:`_MAX_INFLIGHT`); the next call takes
+    everything waiting (up to ``max_events``), so batches grow with the load and a lone
+    frame goes at once. A batch of one account's frames is ingested as that account; a
+    batch of several accounts as ``sia:receiver`` (each event's ``source`` still names its
+    account). If ``accept`` refuses a batch (an :class:`IngestError`), each frame is
+    retried alone, so only the refused one is refused. Order of submission is kept.
+    """
+
+    def __init__(self, accept: Accept, max_events: int) -> None:
+        self._accept = accept
+        self._max_events = max_events
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+
+    async def submit(self, events: list[EventIn], actor: Actor, raw: list[str | None]) -> None:
+        """Ingest one frame's events; returns once they are durable.
+
+        Raises:
+            whatever ``accept`` raised for them.
+        """
+        if self._max_events == 1:
+            await self._accept(events, actor, raw)
+            return
+        loop = asyncio.get_running_loop()
+        self._queue.append(_Pending(events, actor, raw, loop.create_future()))
+        pending = self._queue[-1]
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._pump)  # after this loop turn: frames read together go together
+        await pending.future
+
+    def _pump(self) -> None:
+        self._scheduled = False
+        while self._queue and len(self._inflight) < _MAX_INFLIGHT:
+            batch: list[_Pending] = []
+            count = 0
+            while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_events):
+                item = self._queue.popleft()
+                if not item.future.done():  # else its handler was cancelled (stop): not stored, not ACKed
+                    batch.append(item)
+                    count += len(item.events)
+            if not batch:
+                continue
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        actors = {item.actor for item in batch}
+        actor = actors.pop() if len(actors) == 1 else _RECEIVER_ACTOR
+        events = [event for item in batch for event in item.events]
+        raw = [text for item in batch for text in item.raw]
+        try:
+            await self._accept(events, actor, raw)
+        except IngestError as exc:
+            if len(batch) == 1:
+                _settle(batch[0].future, exc)
+                return
+            for item in batch:  # find the refused frame(s): the others are fine
+                try:
+                    await self._accept(item.events, item.actor, item.raw)
+                except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
+                    _settle(item.future, one)
+                else:
+                    _settle(item.future, None)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter, who logs it
+            for item in batch:
+                _settle(item.future, exc)
+        else:
+            for item in batch:
+                _settle(item.future, None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the calls in flight, then cancel the rest (``stop``)."""
+        if self._inflight:
+            _, late = await asyncio.wait(set(self._inflight), timeout=timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:
+    if future.done():  # its frame's handler was cancelled: nobody waits
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _peer(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr)
+
+
+class _Connection:
+    """One TCP connection's task, and whether it is in the middle of answering a chunk."""
+
+    __slots__ = ("busy", "peer")
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.busy = False
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, receiver: SiaReceiver) -> None:
+        self._receiver = receiver
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.DatagramTransport, transport)  # 3.11's is not a subclass
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self._transport is not None:
+            self._receiver._datagram(data, addr, self._transport)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("sia udp socket error", extra={"error": str(exc)})
+
+
+class SiaReceiver:
+    """Serves SIA DC-09 over TCP and/or UDP for the configured accounts.
+
+    Args:
+        config: where to listen and the accounts served.
+        accept: the ingest door; an ACK is sent only after it returned.
+        clock: wall-clock time (UTC, aware): timestamp window, NAK/ACK timestamps, receipt
+            time of events.
+        metrics: counters to increment (a fresh :class:`SiaMetrics` when None).
+        monotonic: seconds on a monotonic clock; line-supervision deadlines use it, so a
+            test can move time without sleeping.
+        supervision_grace_s: extra seconds before a silent account is declared failed.
+        supervision_tick_s: how often deadlines are checked.
+
+    Raises:
+        ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
+
+    Not thread-safe: use it from one event loop. ``start`` then ``stop``, once each.
+    """
+
+    def __init__(
+        self,
+        config: SiaConfig,
+        accept: Accept,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        metrics: SiaMetrics | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        supervision_grace_s: float = SUPERVISION_GRACE_S,
+        supervision_tick_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics if metrics is not None else SiaMetrics()
+        self._accept = accept
+        self._batcher = _Batcher(accept, config.max_batch_events)
+        self._clock = clock
+        self._monotonic = monotonic
+        self._grace = supervision_grace_s
+        self._tick = supervision_tick_s
+        self._tcp_addr = _parse_address(config.tcp, "tcp") if config.tcp else None
+        self._udp_addr = _parse_address(config.udp, "udp") if config.udp else None
+        self._accounts: dict[str, _Account] = {}
+        for conf in config.account:
+            account = _Account(conf)
+            if account.id in self._accounts:
+                raise ConfigError(f"SIA account {conf.id!r} is configured twice")
+            self._accounts[account.id] = account
+        self._supervised = [a for a in self._accounts.values() if a.period is not None]
+        self._tcp_server: asyncio.Server | None = None
+        self._udp_transport: asyncio.DatagramTransport | None = None
+        self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._datagrams: set[asyncio.Task[None]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._supervision_lock = asyncio.Lock()
+        self._stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def bound_tcp(self) -> tuple[str, int] | None:
+        """The TCP (host, port) actually bound, once started."""
+        if self._tcp_server is None or not self._tcp_server.sockets:
+            return None
+        host, port = self._tcp_server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def bound_udp(self) -> tuple[str, int] | None:
+        """The UDP (host, port) actually bound, once started."""
+        if self._udp_transport is None:
+            return None
+        host, port = self._udp_transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    async def start(self) -> None:
+        """Bind the configured servers and start line supervision.
+
+        Raises:
+            ConfigError: an address cannot be bound (in use, not local...).
+        """
+        loop = asyncio.get_running_loop()
+        now = self._monotonic()
+        for account in self._supervised:
+            assert account.period is not None
+            account.deadline = now + account.period + self._grace
+        try:
+            if self._tcp_addr is not None:
+                host, port = self._tcp_addr
+                self._tcp_server = await asyncio.start_server(self._serve_tcp, host, port)
+            if self._udp_addr is not None:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpProtocol(self), local_addr=self._udp_addr
+                )
+                self._udp_transport = transport
+        except OSError as exc:
+            await self.stop()
+            raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
+        if self._supervised:
+            self._supervisor = loop.create_task(self._supervise())
+        log.info(
+            "sia receiver started",
+            extra={"tcp": self.bound_tcp, "udp": self.bound_udp, "accounts": len(self._accounts)},
+        )
+
+    async def stop(self) -> None:
+        """Stop listening, let frames being answered finish (up to :data:`STOP_GRACE_S`), close all.
+
+        A frame cut off is not ACKed: its panel resends it.
+        """
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+        for task, conn in list(self._connections.items()):
+            if not conn.busy:
+                task.cancel()  # waiting for bytes: nothing to finish
+        tasks = [*self._connections, *self._datagrams]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._batcher.drain(STOP_GRACE_S)
+        if self._tcp_server is not None:
+            await self._tcp_server.wait_closed()
+        if self._udp_transport is not None:
+            self._udp_transport.close()
+        log.info("sia receiver stopped")
+
+    # -- one frame -----------------------------------------------------------------------
+
+    async def handle_frame(self, data: bytes, *, peer: str = "") -> bytes | None:
+        """Answer one frame as the module's table says; the transports call this.
+
+        Args:
+            data: one frame, with or without LF/CR.
+            peer: the sender, for logs.
+
+        Returns:
+            The reply to send, or None when none is due. Never raises (a failure is logged
+            and answered with nothing, so the panel resends).
+        """
+        self.metrics.frames += 1
+        ctx: dict[str, Any] = {"peer": peer}
+        try:
+            return await self._decide(data, ctx)
+        except Exception:
+            self.metrics.errors += 1
+            self.metrics.unanswered += 1
+            log.exception("sia frame handling failed; not acknowledged", extra=ctx)
+            return None
+
+    def _key_for(self, account: str | None) -> bytes | None:
+        found = self._accounts.get(account.upper()) if account else None
+        return found.key if found is not None else None
+
+    async def _decide(self, data: bytes, ctx: dict[str, Any]) -> bytes | None:
+        now = self._clock()
+        try:
+            frame = parse_frame(data, key=self._key_for)
+        except SiaKeyRequired as exc:
+            known = exc.frame is not None and (exc.frame.account or "").upper() in self._accounts
+            if not known:
+                self.metrics.unknown_accounts += 1
+            reason = "encrypted, but the account has no key" if known else "encrypted, from an unknown account"
+            return self._nak(now, reason, ctx, exc.frame)
+        except SiaDecodeError as exc:
+            return self._nak(now, exc.detail, ctx, exc.frame)
+        ctx.update(account=frame.effective_account, seq=frame.sequence, token=frame.token)
+        if not frame.valid:
+            reason = "CRC mismatch" if not frame.crc_ok else "length mismatch"
+            return self._nak(now, reason, ctx, frame)
+        account = self._accounts.get((frame.effective_account or "").upper())
+        if account is None:
+            self.metrics.unknown_accounts += 1
+            return self._nak(now, "account not configured", ctx, frame)
+        if account.key is not None and not frame.encrypted:
+            return self._nak(now, "clear frame from an account that must encrypt", ctx, frame)
+        checked = frame.encrypted or frame.timestamp_text is not None
+        if checked and not timestamp_ok(frame.timestamp, now, before_s=account.before, after_s=account.after):
+            ctx["timestamp"] = frame.timestamp_text
+            return self._nak(now, "timestamp outside the window", ctx, frame)
+        self._heard(account)
+        token = frame.token.upper()
+        if token in _LINK_TESTS:
+            return self._ack(frame, account)
+        if token not in _EVENT_TOKENS:
+            return self._duh(frame, now, "token not processed", ctx)
+        try:
+            events = _frame_events(frame, account, now)
+        except _Unprocessable as exc:
+            return self._duh(frame, now, str(exc), ctx)
+        raw = decode_text(frame.raw.rstrip(b"\x00"))
+        try:
+            await self._batcher.submit(events, account.actor, [raw] * len(events))
+        except StoreUnavailable as exc:
+            self.metrics.unanswered += 1
+            log.warning("sia frame not acknowledged: store unavailable", extra={**ctx, "error": exc.detail})
+            return None
+        except IngestError as exc:
+            return self._duh(frame, self._clock(), f"refused: {exc.detail}", ctx)
+        self.metrics.events += len(events)
+        return self._ack(frame, account)
+
+    def _ack(self, frame: SiaFrame, account: _Account) -> bytes:
+        self.metrics.acks += 1
+        return build_ack(frame, key=account.key, now=self._clock())
+
+    def _nak(self, now: datetime, reason: str, ctx: dict[str, Any], frame: SiaFrame | None) -> bytes:
+        self.metrics.naks += 1
+        if frame is not None:
+            ctx.setdefault("account", frame.effective_account)
+            ctx.setdefault("seq", frame.sequence)
+        log.warning("sia frame NAKed", extra={**ctx, "reason": reason})
+        return build_nak(now, binary_crc=frame.binary_crc if frame is not None else False)
+
+    def _duh(self, frame: SiaFrame, now: datetime, reason: str, ctx: dict[str, Any]) -> bytes:
+        self.metrics.duhs += 1
+        log.warning("sia frame answered DUH", extra={**ctx, "reason": reason})
+        return build_duh(frame, now=now)
+
+    # -- line supervision ----------------------------------------------------------------
+
+    def _heard(self, account: _Account) -> None:
+        if account.period is None:
+            return
+        account.deadline = self._monotonic() + account.period + self._grace
+        if account.down:
+            account.down = False
+            account.up_at = self._clock()
+            log.info("sia account reports again", extra={"account": account.id})
+            self._wake.set()  # send the cleared event now, not at the next tick
+
+    async def check_supervision(self) -> None:
+        """Declare silent accounts failed and store the supervision events not yet stored.
+
+        The background task runs this every ``supervision_tick_s`` and when an account comes
+        back; a test may call it after moving the monotonic clock. Never raises.
+        """
+        async with self._supervision_lock:
+            now = self._monotonic()
+            for account in self._supervised:
+                if not account.down and now > account.deadline:
+                    if account.episode is not None and account.sent == 1:
+                        log.warning("sia supervision: earlier outage's end not stored", extra={"account": account.id})
+                    account.down, account.episode, account.up_at, account.sent = True, self._clock(), None, 0
+                    self.metrics.supervision_failures += 1
+                    log.warning("sia account stopped reporting", extra={"account": account.id})
+            for account in self._supervised:
+                await self._flush(account)
+
+    async def _flush(self, account: _Account) -> None:
+        """Store the current episode's events in order; on failure, the next tick retries."""
+        while account.episode is not None and account.sent < (1 if account.down else 2):
+            episode = account.episode
+            event = account.supervision_event("active" if account.sent == 0 else "cleared")
+            try:
+                await self._accept([event], _SUPERVISION_ACTOR, [None])
+            except StoreUnavailable:
+                log.info("sia supervision event deferred: store unavailable", extra={"account": account.id})
+                return
+            except IngestError as exc:
+                log.error("sia supervision event refused", extra={"account": account.id, "error": exc.detail})
+            except Exception:
+                log.exception("sia supervision event failed; will retry", extra={"account": account.id})
+                return
+            else:
+                self.metrics.events += 1
+            if account.episode is episode:  # else a new outage began meanwhile: start over
+                account.sent += 1
+
+    async def _supervise(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._tick):
+                    await self._wake.wait()
+            self._wake.clear()
+            await self.check_supervision()
+
+    # -- transports ----------------------------------------------------------------------
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer.get_extra_info("peername"))
+        task = asyncio.current_task()
+        if task is None or self._stopping or len(self._connections) >= self.config.max_connections:
+            self.metrics.rejected_connections += 1
+            log.warning("sia connection refused", extra={"peer": peer, "limit": self.config.max_connections})
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        conn = self._connections[task] = _Connection(peer)
+        self.metrics.connections += 1
+        buffer = FrameBuffer(on_discard=lambda reason, count: self._discarded(peer, reason, count))
+        idle = self.config.idle_timeout_s
+        try:
+            while not self._stopping:
+                try:
+                    async with asyncio.timeout(idle):
+                        chunk = await reader.read(READ_CHUNK)
+                except TimeoutError:
+                    log.info("sia connection idle, closing", extra={"peer": peer, "idle_s": idle})
+                    break
+                if not chunk:
+                    break
+                conn.busy = True
+                for frame in buffer.feed(chunk):
+                    reply = await self.handle_frame(frame, peer=peer)
+                    if reply is not None:
+                        writer.write(reply)
+                if writer.transport.get_write_buffer_size():
+                    async with asyncio.timeout(idle):  # a panel that does not read its answers
+                        await writer.drain()
+                conn.busy = False
+        except TimeoutError:
+            log.info("sia connection not reading its answers, closing", extra={"peer": peer})
+        except OSError as exc:
+            log.info("sia connection lost", extra={"peer": peer, "error": str(exc)})
+        finally:
+            del self._connections[task]
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def _discarded(self, peer: str, reason: str, count: int) -> None:
+        self.metrics.junk_bytes += count
+        level = logging.WARNING if reason == "oversize" else logging.DEBUG
+        log.log(level, "sia bytes discarded", extra={"peer": peer, "reason": reason, "bytes": count})
+
+    def _datagram(self, data: bytes, addr: Any, transport: asyncio.DatagramTransport) -> None:
+        if self._stopping or len(self._datagrams) >= self.config.max_connections:
+            self.metrics.dropped_datagrams += 1
+            return
+        task = asyncio.get_running_loop().create_task(self._serve_datagram(data, addr, transport))
+        self._datagrams.add(task)
+        task.add_done_callback(self._datagrams.discard)
+
+    async def _serve_datagram(self, data: bytes, addr: Any, transport: asyncio.DatagramTransport) -> None:
+        reply = await self.handle_frame(data, peer=_peer(addr))
+        if reply is not None and not transport.is_closing():
+            transport.sendto(reply, addr)

@@ -22,7 +22,13 @@ from litestar.openapi import OpenAPIConfig
 from tocsin import __version__
 from tocsin._internal.clock import Clock, system_clock
 from tocsin.api.accounts import create_user, login, logout, me
-from tocsin.api.alarm_types import create_alarm_type, list_alarm_types
+from tocsin.api.alarm_types import (
+    change_alarm_type,
+    create_alarm_type,
+    import_alarm_types,
+    list_alarm_types,
+    retire_alarm_type,
+)
 from tocsin.api.audit import audit_checkpoint, audit_consistency, audit_inclusion, audit_records_page
 from tocsin.api.errors import EXCEPTION_HANDLERS
 from tocsin.api.events import post_events
@@ -268,6 +274,9 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             act_on_incident,
             list_alarm_types,
             create_alarm_type,
+            import_alarm_types,
+            change_alarm_type,
+            retire_alarm_type,
             list_mappings,
             set_mapping,
             stream,

@@ -44,6 +44,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(retention_app, name="retention")
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+types_app = typer.Typer(no_args_is_help=True, help="The alarm-type dictionary.")
+app.add_typer(types_app, name="alarm-types")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(taxonomy_app, name="taxonomy")
@@ -222,6 +224,39 @@ def simulate(
     with contextlib.suppress(KeyboardInterrupt):
         stats = asyncio.run(run_simulation(url, token, rate, duration=duration, seed=seed, on_progress=progress))
         err.print(f"\ndone: {stats.accepted} events accepted in {stats.elapsed:.1f}s")
+
+
+@types_app.command("import")
+def alarm_types_import(
+    file: Path = typer.Argument(..., help="A tocsin dictionary file: a JSON array of alarm types."),
+    url: str = typer.Option("http://127.0.0.1:8080", help="Base URL of the running server."),
+    token: str = typer.Option(..., envvar="TOCSIN_TOKEN", help="An admin token."),
+) -> None:
+    """Add or change alarm types on a running server, all or nothing, through the guard."""
+    import httpx
+
+    try:
+        body = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}") from exc
+    try:
+        resp = httpx.post(
+            f"{url}/api/v1/alarm-types/import",
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc}") from exc
+    if resp.status_code == 200:
+        counts = resp.json()
+        err.print(f"imported: {counts.get('added', 0)} added, {counts.get('changed', 0)} changed")
+        return
+    detail = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    err.print(f"[red]not imported[/red] ({resp.status_code}): {detail.get('detail', resp.text)}")
+    for item in detail.get("errors", []):
+        err.print(f"  entry {item.get('index')}: {item.get('path')}: {item.get('message')}")
+    raise typer.Exit(1)
 
 
 @report_app.command("transparency")

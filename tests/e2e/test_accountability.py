@@ -222,3 +222,37 @@ def test_cli_retention_dry_run(srv: ServerProcess, tmp_path: Path) -> None:
         text=True,
     )
     assert out.returncode == 0 and "due:" in out.stderr
+
+
+def test_dictionary_changes_and_retirements_are_public_history(srv: ServerProcess, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    gen = {"code": "T900", "key": "utility.generator_fault", "name": "Generator fault", "category": "Infra",
+           "priority": 3, "sop": ["Check the generator panel.", "Call the maintenance contractor."]}  # fmt: skip
+    with srv.client("admin") as admin:
+        assert admin.post("/api/v1/alarm-types", json=gen).status_code == 201
+        changed = admin.put("/api/v1/alarm-types/T900", json={**gen, "priority": 2})
+        assert changed.status_code == 200 and changed.json()["priority"] == 2
+        assert admin.put("/api/v1/alarm-types/T900", json={**gen, "key": "x.y"}).status_code == 409
+        assert admin.delete("/api/v1/alarm-types/T900", params={"reason": "generator removed"}).status_code == 204
+        assert all(t["code"] != "T900" for t in admin.get("/api/v1/alarm-types").json())
+        assert admin.delete("/api/v1/alarm-types/000").status_code == 409
+    history = [c for c in httpx.get(f"{srv.url}/transparency.json").json()["type_changes"] if c["code"] == "T900"]
+    assert [c["change"] for c in history] == ["added", "changed", "retired"]
+    assert history[-1]["justification"] == "generator removed"
+
+    good = {**gen, "code": "T901", "key": "utility.pump_fault", "name": "Pump fault"}
+    bad = {**gen, "code": "T902", "key": "crowd.watch", "name": "Demonstrators gathering"}
+    dictionary = tmp_path / "types.json"
+    dictionary.write_text(json.dumps([good, bad]))
+    cmd = [sys.executable, "-m", "tocsin", "alarm-types", "import", str(dictionary), "--url", srv.url,
+           "--token", srv.token("admin")]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 1 and "entry 1" in out.stderr
+    with srv.client("admin") as admin:
+        assert all(t["code"] != "T901" for t in admin.get("/api/v1/alarm-types").json())  # all or nothing
+    dictionary.write_text(json.dumps([good]))
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0 and "1 added" in out.stderr

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from tocsin._internal.clock import Clock, system_clock
 from tocsin.audit.log import AuditRecord, Justification
 from tocsin.engine.actions import ActionResult, action_job
 from tocsin.engine.ingest import IngestResult, ingest_job
 from tocsin.engine.policy import check_alarm_type
 from tocsin.engine.state import EngineState
-from tocsin.errors import Conflict
+from tocsin.errors import Conflict, FieldError, GuardRefusal, NotFound
 from tocsin.metrics import Metrics
-from tocsin.model import ActionRequest, Actor, AlarmType, EventIn
+from tocsin.model import UNCLASSIFIED_KEY, ActionRequest, Actor, AlarmType, EventIn
 from tocsin.store import repo
 from tocsin.store.writer import Tx, Writer
 
@@ -64,45 +66,122 @@ class Engine:
             GuardRefusal: refused, or needing review without a justification.
             Conflict: the code or key is already in use.
         """
-        now = self.clock.now_us()
-        judgement = check_alarm_type(alarm_type)
+        return await self._define(alarm_type, actor, change="added")
 
-        def job(tx: Tx) -> AlarmType:
+    async def change_alarm_type(self, alarm_type: AlarmType, actor: Actor) -> AlarmType:
+        """Replace the definition of the type with this code (its key may not change).
+
+        Raises:
+            GuardRefusal: refused, or needing review without a justification.
+            NotFound: no type in force has this code.
+            Conflict: the key differs from the stored one.
+        """
+        return await self._define(alarm_type, actor, change="changed")
+
+    async def retire_alarm_type(self, code: str, actor: Actor, reason: str | None) -> None:
+        """Take a type out of force; its history stays, new events of it become unclassified.
+
+        Raises:
+            NotFound: no type in force has this code.
+            Conflict: the built-in ``unclassified`` type cannot be retired.
+        """
+        now = self.clock.now_us()
+
+        def job(tx: Tx) -> None:
+            current = repo.get_alarm_type(tx.conn, code)
+            if current is None:
+                raise NotFound(f"no alarm type in force has code {code!r}")
+            if current.key == UNCLASSIFIED_KEY:
+                raise Conflict("the built-in unclassified type cannot be retired")
+            repo.retire_alarm_type(tx.conn, code, at_us=now)
+            entry = msgspec.structs.replace(current, justification=reason)
+            row = repo.alarm_type_change_row(entry, at_us=now, actor=actor.name, change="retired", verdict="ok")
+            repo.insert_alarm_type_changes(tx.conn, [row])
+            self._audit_change(tx, actor, "alarm_type.retire", code, reason, "ok", now)
+            tx.after_rollback(self.state.reload)
+            self.state.reload(tx.conn)
+
+        await self.writer.submit(job)
+
+    async def import_alarm_types(self, types: Sequence[AlarmType], actor: Actor) -> dict[str, int]:
+        """Add or change many types at once, all or nothing.
+
+        Every entry goes through the guard first; any refusal (or review without a
+        justification) rejects the whole import, listing each offending entry by index.
+
+        Raises:
+            GuardRefusal: with one error per offending entry.
+            Conflict: an entry changes the key of an existing code.
+        """
+        errors: list[FieldError] = []
+        verdicts: list[str] = []
+        for index, t in enumerate(types):
+            try:
+                verdicts.append(check_alarm_type(t).verdict)
+            except GuardRefusal as exc:
+                errors.extend(FieldError(message=e.message, index=index, path=e.path) for e in exc.errors)
+        if errors:
+            raise GuardRefusal(f"{len(errors)} of {len(types)} alarm types are refused; nothing was imported",
+                               errors=errors)  # fmt: skip
+        now = self.clock.now_us()
+
+        def job(tx: Tx) -> dict[str, int]:
+            counts = {"added": 0, "changed": 0}
+            for t, verdict in zip(types, verdicts, strict=True):
+                current = repo.get_alarm_type(tx.conn, t.code)
+                change = "changed" if current is not None else "added"
+                self._write_definition(tx, t, actor, change, verdict, now)
+                counts[change] += 1
+            tx.after_rollback(self.state.reload)
+            self.state.reload(tx.conn)
+            return counts
+
+        return await self.writer.submit(job, weight=len(types))
+
+    def _write_definition(
+        self, tx: Tx, alarm_type: AlarmType, actor: Actor, change: str, verdict: str, now: int
+    ) -> None:
+        if change == "added":
             taken = repo.alarm_type_exists(tx.conn, alarm_type.code, alarm_type.key)
             if taken is not None:
                 value = alarm_type.code if taken == "code" else alarm_type.key
                 raise Conflict(f"an alarm type with {taken} {value!r} already exists")
             repo.insert_alarm_types(tx.conn, [repo.alarm_type_row(alarm_type, at_us=now, actor=actor.name)])
-            repo.insert_alarm_type_changes(
-                tx.conn,
-                [
-                    repo.alarm_type_change_row(
-                        alarm_type, at_us=now, actor=actor.name, change="added", verdict=judgement.verdict
-                    )
-                ],
-            )
-            justification = (
-                Justification(purpose="maintenance", text=alarm_type.justification)
-                if alarm_type.justification
-                else None
-            )
-            self.state.audit(
-                tx,
-                [
-                    AuditRecord(
-                        "alteration",
-                        "alarm_type.add",
-                        actor.name,
-                        actor.role,
-                        objects={"alarm_types": [alarm_type.code]},
-                        justification=justification,
-                        detail={"verdict": judgement.verdict},
-                    )
-                ],
-                now,
-            )
+        else:
+            current = repo.get_alarm_type(tx.conn, alarm_type.code)
+            if current is None:
+                raise NotFound(f"no alarm type in force has code {alarm_type.code!r}")
+            if current.key != alarm_type.key:
+                raise Conflict(f"key: {current.key!r} cannot change (incidents refer to it); retire and add instead")
+            repo.update_alarm_type(tx.conn, alarm_type, at_us=now)
+        row = repo.alarm_type_change_row(alarm_type, at_us=now, actor=actor.name, change=change, verdict=verdict)
+        repo.insert_alarm_type_changes(tx.conn, [row])
+        action = "alarm_type.add" if change == "added" else "alarm_type.change"
+        self._audit_change(tx, actor, action, alarm_type.code, alarm_type.justification, verdict, now)
+
+    async def _define(self, alarm_type: AlarmType, actor: Actor, *, change: str) -> AlarmType:
+        now = self.clock.now_us()
+        judgement = check_alarm_type(alarm_type)
+
+        def job(tx: Tx) -> AlarmType:
+            self._write_definition(tx, alarm_type, actor, change, judgement.verdict, now)
             tx.after_rollback(self.state.reload)
             self.state.dictionary.add(alarm_type)
             return alarm_type
 
         return await self.writer.submit(job)
+
+    def _audit_change(
+        self, tx: Tx, actor: Actor, action: str, code: str, text: str | None, verdict: str, now: int
+    ) -> None:
+        justification = Justification(purpose="maintenance", text=text) if text else None
+        record = AuditRecord(
+            "alteration",
+            action,
+            actor.name,
+            actor.role,
+            objects={"alarm_types": [code]},
+            justification=justification,
+            detail={"verdict": verdict},
+        )
+        self.state.audit(tx, [record], now)

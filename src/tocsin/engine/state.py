@@ -93,7 +93,7 @@ class EngineState:
         Returns the number of alarm types seeded (0 when the store already had some).
         """
         seeded = 0
-        if not repo.list_alarm_types(conn):
+        if not repo.any_alarm_types(conn):  # ever defined, retired ones included: seed once only
             accepted: list[tuple[AlarmType, str]] = []
             for t in [UNCLASSIFIED, *load_default_types()]:
                 verdict = judge_alarm_type(t).verdict

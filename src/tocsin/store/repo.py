@@ -231,13 +231,40 @@ def insert_alarm_type_changes(conn: Connection, rows: list[dict[str, Any]]) -> N
         conn.execute(alarm_type_changes.insert(), rows)
 
 
+def any_alarm_types(conn: Connection) -> bool:
+    return conn.execute(select(alarm_types.c.code).limit(1)).first() is not None
+
+
 def list_alarm_types(conn: Connection) -> list[AlarmType]:
-    return [alarm_type_from_row(r) for r in conn.execute(select(alarm_types).order_by(alarm_types.c.code)).mappings()]
+    """Alarm types in force (not retired)."""
+    stmt = select(alarm_types).where(alarm_types.c.retired_us.is_(None)).order_by(alarm_types.c.code)
+    return [alarm_type_from_row(r) for r in conn.execute(stmt).mappings()]
 
 
 def insert_alarm_types(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(alarm_types.insert(), rows)
+
+
+def get_alarm_type(conn: Connection, code: str) -> AlarmType | None:
+    """The type in force with this code."""
+    row = (
+        conn.execute(select(alarm_types).where(alarm_types.c.code == code, alarm_types.c.retired_us.is_(None)))
+        .mappings()
+        .first()
+    )
+    return None if row is None else alarm_type_from_row(row)
+
+
+def update_alarm_type(conn: Connection, t: AlarmType, *, at_us: int) -> None:
+    values = alarm_type_row(t, at_us=at_us, actor="")
+    for fixed in ("code", "key", "builtin", "created_us", "created_by"):
+        values.pop(fixed)
+    conn.execute(update(alarm_types).where(alarm_types.c.code == t.code).values(**values))
+
+
+def retire_alarm_type(conn: Connection, code: str, *, at_us: int) -> None:
+    conn.execute(update(alarm_types).where(alarm_types.c.code == code).values(retired_us=at_us, updated_us=at_us))
 
 
 def alarm_type_exists(conn: Connection, code: str, key: str) -> str | None:

@@ -12,7 +12,13 @@ started is stopped at the end (also on Ctrl-C or an error). Measures:
 
 The load generator (a raw asyncio HTTP/1.1 client, ``_http.py``) and the webhook receiver
 each run in a process of their own, and the same load shapes (``_load.py``) drive both
-peers. Results go to a table and to ``bench/results/ingest.json``.
+peers. Results go to a table and to ``bench/results/ingest.json`` (``--output``).
+
+The machine is small and may be shared: each timed run also records how much CPU other
+processes used meanwhile; a full run repeats a disturbed measurement once the machine is
+quiet (``--quick`` does not), and the table marks what stayed disturbed. The servers run
+whatever ``import tocsin`` finds in this interpreter, so ``PYTHONPATH=/some/checkout/src``
+benchmarks another revision; the table says which one ran.
 """
 
 from __future__ import annotations
@@ -1039,7 +1045,6 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
     console.print(
         f"* measured while other processes used more than {OTHER_CPU_WARN_PCT:.0f}% of a core (see 'other CPU'): skewed"
     )
-    console.print(f"results written to {RESULTS.relative_to(ROOT)}")
 
 
 def tocsin_source() -> str:
@@ -1131,6 +1136,9 @@ def main() -> int:
         help="events per POST in the webhook-latency run (default 1: one request per alarm)",
     )
     parser.add_argument("--no-alertmanager", action="store_true", help="measure tocsin only")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, metavar="FILE", help=f"JSON results file (default {RESULTS})"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     procs = Procs()
@@ -1143,9 +1151,10 @@ def main() -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted; everything started was stopped")
         return 130
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(_jsonable(results), indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(_jsonable(results), indent=2) + "\n")
     render(results, QUICK if args.quick else FULL)
+    console.print(f"results written to {args.output}")
     return 0
 
 

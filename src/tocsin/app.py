@@ -85,7 +85,13 @@ class Runtime:
             max_pending=settings.limits.max_pending_events, max_group_weight=settings.limits.max_commit_events
         )
         self.writer.stats.observer = self.metrics.observe_commit
-        self.state = EngineState(settings.webhook, publish=self._publish, deliver=self._deliver, audited=self._audited)
+        self.state = EngineState(
+            settings.webhook,
+            publish=self._publish,
+            deliver=self._deliver,
+            audited=self._audited,
+            listening=lambda: self.bus.subscribers > 0,
+        )
         self.engine = Engine(self.state, self.writer, self.metrics, clock)
         self.credentials = Credentials(self.db)
         self.login_limiter = LoginLimiter()

@@ -134,8 +134,9 @@ def ingest_job(
             ],
             received_us,
         )
-        for inc, _ in _added(batch):
-            batch.changes.append(Change("incident.updated", inc.id, received_us, _summary(inc)))
+        if state.listening():  # only live views want per-event updates; skip the work otherwise
+            for inc, _ in _added(batch):
+                batch.changes.append(Change("incident.updated", inc.id, received_us, _summary(inc)))
         if batch.changes:
             tx.after_commit(lambda: state.publish(batch.changes))
         if batch.outbox_items:

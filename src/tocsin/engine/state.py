@@ -66,6 +66,7 @@ class EngineState:
         publish: Callable[[list[Change]], None] | None = None,
         deliver: Callable[[list[OutboxItem]], None] | None = None,
         audited: Callable[[], None] | None = None,
+        listening: Callable[[], bool] | None = None,
     ) -> None:
         self.dictionary = Dictionary()
         self.index = CorrelationIndex()
@@ -73,6 +74,7 @@ class EngineState:
         self.publish = publish or (lambda _changes: None)
         self.deliver = deliver or (lambda _items: None)
         self.audited = audited or (lambda: None)
+        self.listening = listening or (lambda: True)
         self._event_ids: Iterator[int] = itertools.count(1)
         self._incident_ids: Iterator[int] = itertools.count(1)
         self._outbox_ids: Iterator[int] = itertools.count(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.dahua import EventStreamParser, parse_dahua_part
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "vectors" / "dahua"
+VECTORS = SPECS / "vectors" / "dahua"
 CORPUS = Path(__file__).resolve().parent / "corpus" / "camera"
-MISSING = f"shared protocol vectors not found at {VECTORS}"
 MIXED = "multipart/x-mixed-replace; boundary=myboundary"
-
-
-def _index() -> list[dict[str, Any]]:
-    path = VECTORS / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-
-
-def _params() -> list[Any]:
-    entries = _index()
-    if not entries:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=MISSING), id="no-vectors")]
-    return [pytest.param(entry, id=entry["file"]) for entry in entries]
 
 
 def _run(chunks: list[bytes], content_type: str | None = MIXED) -> list[CameraEvent]:
@@ -52,7 +39,7 @@ def _events_of(entry: dict[str, Any]) -> list[CameraEvent]:
 # --- vectors --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", _params())
+@pytest.mark.parametrize("entry", params(load_json(VECTORS / "index.json"), "file"))
 def test_vector_matches_index(entry: dict[str, Any]) -> None:
     events = _events_of(entry)
     expected = entry["expected"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,27 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.hikvision import AlertStreamParser, parse_isapi
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "vectors" / "hikvision"
+VECTORS = SPECS / "vectors" / "hikvision"
 CORPUS = Path(__file__).resolve().parent / "corpus" / "camera"
-MISSING = f"shared protocol vectors not found at {VECTORS}"
 XML = "application/xml"
 JSON = "application/json"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"
-
-
-def _index() -> list[dict[str, Any]]:
-    path = VECTORS / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-
-
-def _params() -> list[Any]:
-    entries = _index()
-    if not entries:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=MISSING), id="no-vectors")]
-    return [pytest.param(entry, id=entry["file"]) for entry in entries]
 
 
 def _vector(name: str) -> bytes:
@@ -71,7 +58,7 @@ def _flat(expected: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("entry", _params())
+@pytest.mark.parametrize("entry", params(load_json(VECTORS / "index.json"), "file"))
 def test_vector_matches_index(entry: dict[str, Any]) -> None:
     body = (VECTORS / entry["file"]).read_bytes()
     expected = _flat(entry["expected"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,24 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.onvif import MAX_MESSAGES, parse_onvif_bool, parse_onvif_notify
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "vectors" / "onvif"
+VECTORS = SPECS / "vectors" / "onvif"
 CORPUS = Path(__file__).resolve().parent / "corpus" / "camera"
-MISSING = f"shared protocol vectors not found at {VECTORS}"
-
-
-def _index() -> list[dict[str, Any]]:
-    path = VECTORS / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-
-
-def _params() -> list[Any]:
-    entries = _index()
-    if not entries:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=MISSING), id="no-vectors")]
-    return [pytest.param(entry, id=entry["file"]) for entry in entries]
 
 
 def _vector_bodies() -> list[bytes]:
@@ -68,7 +55,7 @@ def notify(*messages: str) -> bytes:
 # --- vectors --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", _params())
+@pytest.mark.parametrize("entry", params(load_json(VECTORS / "index.json"), "file"))
 def test_vector_matches_index(entry: dict[str, Any]) -> None:
     events = parse_onvif_notify((VECTORS / entry["file"]).read_bytes())
     expected = entry["notifications"]

@@ -58,6 +58,7 @@ from tocsin.engine.state import Change, EngineState, OutboxItem
 from tocsin.errors import TocsinError
 from tocsin.guard import Judgement
 from tocsin.guard.lexicon import load_lexicon
+from tocsin.ingest.camera_poll import CameraPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
 from tocsin.metrics import Metrics
@@ -220,6 +221,10 @@ class Runtime:
             self.sia = SiaReceiver(self.settings.sia, lambda events, actor, raw: self.accept(events, actor, raw=raw))
             await self.sia.start()
             self.metrics.watch_sia(self.sia.metrics)
+        for camera in self.settings.camera:
+            counter = self.metrics.dropped_fields.labels(camera.vendor)
+            poller = CameraPoller(camera, self.accept, on_dropped=counter.inc)
+            self._tasks.append(asyncio.create_task(poller.run()))
         if self.settings.mqtt is not None:
             self.mqtt = MqttSubscriber(
                 self.settings.mqtt,

@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
+from tocsin.ingest.camera_poll import PolledCamera
 from tocsin.ingest.sia import SiaConfig
 
 __all__ = ("SETTINGS_DOC", "Limits", "MqttConfig", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
@@ -79,6 +80,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     webhook: list[WebhookConfig] = []
     mqtt: MqttConfig | None = None
     sia: SiaConfig | None = None
+    camera: list[PolledCamera] = []
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -120,6 +122,14 @@ SETTINGS_DOC: dict[str, str] = {
     "incident opens (cleared when it reports again).",
     "sia.account.window_before_s": "How far in the past a frame's timestamp may be (default 40 s).",
     "sia.account.window_after_s": "How far in the future a frame's timestamp may be (default 20 s).",
+    "camera.vendor": "'hikvision' (ISAPI alertStream) or 'dahua' (eventManager attach): a camera tocsin polls.",
+    "camera.url": "The camera's event-stream URL.",
+    "camera.name": "Name used as the event source and in logs.",
+    "camera.site": "Site of the camera's events.",
+    "camera.username": "User for the camera's digest authentication.",
+    "camera.password": "Password for the camera's digest authentication.",
+    "camera.supervision_s": "Silent this long (no event, no heartbeat, no connection): communication-failure "
+    "incident, cleared when it speaks again.",
     "webhook.url": "Where the JSON POST goes.",
     "webhook.name": "Label in logs and metrics (defaults to the URL).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",

@@ -1,0 +1,181 @@
+"""Cameras that are polled: a long-lived GET of the camera's event stream, kept open.
+
+Hikvision serves ``/ISAPI/Event/notification/alertStream`` and Dahua
+``/cgi-bin/eventManager.cgi?action=attach&codes=[All]``: multipart streams that never
+end. One task per camera reads the stream into the vendor's parser and hands events to
+the ingest door. A dropped connection, an error status or a stream that ends is retried
+with backoff (``MIN_BACKOFF_S`` doubling to ``MAX_BACKOFF_S``); every byte received, a
+heartbeat included, counts as the camera being alive.
+
+Supervision: a camera configured with ``supervision_s`` that stays silent (or
+unreachable) that long raises ``tech.comm_failure`` for its site, cleared as soon as it
+speaks again. Heartbeats feed this deadline and never open incidents themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import aiohttp
+import msgspec
+
+from tocsin.errors import StoreUnavailable, TocsinError
+from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, to_event_in
+from tocsin.ingest.dahua import EventStreamParser
+from tocsin.ingest.hikvision import AlertStreamParser
+from tocsin.model import Actor, EventIn
+
+__all__ = ("MAX_BACKOFF_S", "MIN_BACKOFF_S", "CameraPoller", "PolledCamera")
+
+log = logging.getLogger(__name__)
+MIN_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 60.0
+READ_CHUNK = 16 * 1024
+
+
+class PolledCamera(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[[camera]]`` in the TOML file: one camera whose event stream tocsin holds open."""
+
+    vendor: Literal["hikvision", "dahua"]
+    url: str
+    name: str
+    site: str | None = None
+    username: str | None = None
+    password: str | None = None
+    supervision_s: float | None = None
+
+
+class Accept(Protocol):
+    def __call__(
+        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+    ) -> Awaitable[object]: ...
+
+
+def _parser(camera: PolledCamera, content_type: str) -> CameraStream:
+    if camera.vendor == "hikvision":
+        return AlertStreamParser(content_type)
+    return EventStreamParser(content_type)
+
+
+class CameraPoller:
+    """Holds one camera's event stream open until cancelled."""
+
+    def __init__(
+        self,
+        camera: PolledCamera,
+        accept: Accept,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_dropped: Callable[[int], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self._accept = accept
+        self._monotonic = monotonic
+        self._on_dropped = on_dropped or (lambda _n: None)
+        self._actor = Actor(name=f"{camera.vendor}:{camera.name}", role="device")
+        self.last_heard = monotonic()
+        self.down = False
+        self.connects = 0
+        self.events = 0
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._stream())]
+        if self.camera.supervision_s:
+            tasks.append(asyncio.create_task(self._supervise()))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _stream(self) -> None:
+        backoff = MIN_BACKOFF_S
+        auth = None
+        if self.camera.username is not None:
+            auth = aiohttp.DigestAuthMiddleware(self.camera.username, self.camera.password or "")
+        async with aiohttp.ClientSession(middlewares=(auth,) if auth else ()) as session:
+            while True:
+                try:
+                    await self._read(session)
+                    backoff = MIN_BACKOFF_S  # a stream that ran and ended: reconnect promptly
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.warning("camera stream failed; reconnecting",
+                                extra={"camera": self.camera.name, "error": str(exc), "in_s": backoff})  # fmt: skip
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    async def _read(self, session: aiohttp.ClientSession) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.camera.supervision_s or 300)
+        async with session.get(self.camera.url, timeout=timeout) as resp:
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
+                                                  message=f"camera answered {resp.status}")  # fmt: skip
+            self.connects += 1
+            parser = _parser(self.camera, resp.headers.get("content-type", ""))
+            async for chunk in resp.content.iter_chunked(READ_CHUNK):
+                await self._heard()
+                try:
+                    events = parser.feed(chunk)
+                except CameraDecodeError as exc:
+                    log.warning("bad part in camera stream", extra={"camera": self.camera.name, "error": exc.detail})
+                    continue
+                await self._deliver(events)
+
+    async def _deliver(self, events: list[CameraEvent]) -> None:
+        dropped = sum(len(ev.dropped) for ev in events)
+        if dropped:
+            self._on_dropped(dropped)
+        alarms = [ev for ev in events if not ev.heartbeat]
+        if not alarms:
+            return
+        items = [to_event_in(ev, source=f"{ev.vendor}:{self.camera.name}", site=self.camera.site) for ev in alarms]
+        await self._send(items, [msgspec.json.encode(ev).decode() for ev in alarms])
+        self.events += len(items)
+
+    async def _send(self, items: list[EventIn], raw: list[str | None]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._accept(items, self._actor, raw=raw)
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(delay)  # hold the events: a busy store is no reason to lose them
+                delay = min(MAX_BACKOFF_S, delay * 2)
+            except TocsinError as exc:
+                log.warning("camera events refused", extra={"camera": self.camera.name, "error": exc.detail})
+                return
+
+    async def _heard(self) -> None:
+        self.last_heard = self._monotonic()
+        if self.down:
+            self.down = False
+            await self._send([self._comm_event("cleared")], [None])
+
+    async def _supervise(self) -> None:
+        period = self.camera.supervision_s or 0
+        while True:
+            await asyncio.sleep(min(1.0, period / 4))
+            await self.check_supervision()
+
+    async def check_supervision(self) -> None:
+        """Raise the communication failure if the camera has been silent too long."""
+        period = self.camera.supervision_s
+        if period and not self.down and self._monotonic() - self.last_heard > period:
+            self.down = True
+            await self._send([self._comm_event("active")], [None])
+
+    def _comm_event(self, condition: Literal["active", "cleared"]) -> EventIn:
+        return EventIn(
+            type="tech.comm_failure",
+            method="equipment",
+            source=f"{self.camera.vendor}:{self.camera.name}",
+            site=self.camera.site,
+            condition=condition,
+            occurred_at=datetime.now(tz=UTC),
+            description=f"camera {self.camera.name} event stream {'silent' if condition == 'active' else 'back'}",
+        )

@@ -59,6 +59,7 @@ from tocsin.errors import TocsinError
 from tocsin.guard import Judgement
 from tocsin.guard.lexicon import load_lexicon
 from tocsin.ingest.camera_poll import CameraPoller
+from tocsin.ingest.cap_poll import CapFeedPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
 from tocsin.metrics import Metrics
@@ -225,6 +226,8 @@ class Runtime:
             counter = self.metrics.dropped_fields.labels(camera.vendor)
             poller = CameraPoller(camera, self.accept, on_dropped=counter.inc)
             self._tasks.append(asyncio.create_task(poller.run()))
+        for feed in self.settings.cap_feed:
+            self._tasks.append(asyncio.create_task(CapFeedPoller(feed, self.accept).run()))
         if self.settings.mqtt is not None:
             self.mqtt = MqttSubscriber(
                 self.settings.mqtt,

@@ -16,6 +16,7 @@ from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
 from tocsin.ingest.camera_poll import PolledCamera
+from tocsin.ingest.cap_poll import CapFeed
 from tocsin.ingest.sia import SiaConfig
 
 __all__ = ("SETTINGS_DOC", "Limits", "MqttConfig", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
@@ -81,6 +82,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     mqtt: MqttConfig | None = None
     sia: SiaConfig | None = None
     camera: list[PolledCamera] = []
+    cap_feed: list[CapFeed] = []
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -130,6 +132,9 @@ SETTINGS_DOC: dict[str, str] = {
     "camera.password": "Password for the camera's digest authentication.",
     "camera.supervision_s": "Silent this long (no event, no heartbeat, no connection): communication-failure "
     "incident, cleared when it speaks again.",
+    "cap_feed.url": "An Atom or RSS feed of CAP 1.2 alerts to poll.",
+    "cap_feed.name": "Name used as the events' source.",
+    "cap_feed.interval_s": "Seconds between polls (default 60).",
     "webhook.url": "Where the JSON POST goes.",
     "webhook.name": "Label in logs and metrics (defaults to the URL).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",

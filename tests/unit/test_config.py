@@ -10,11 +10,15 @@ import pytest
 from tocsin.config import SETTINGS_DOC, Limits, MqttConfig, Settings, WebhookConfig, load_settings
 from tocsin.errors import ConfigError
 from tocsin.ingest.camera_poll import PolledCamera
+from tocsin.ingest.cap_poll import CapFeed
 from tocsin.ingest.sia import SiaAccount, SiaConfig
 
 
 def test_every_setting_is_documented() -> None:
-    names = {f for f in Settings.__struct_fields__ if f not in ("limits", "webhook", "mqtt", "sia", "camera")}
+    names = {
+        f for f in Settings.__struct_fields__ if f not in ("limits", "webhook", "mqtt", "sia", "camera", "cap_feed")
+    }
+    names |= {f"cap_feed.{f}" for f in CapFeed.__struct_fields__}
     names |= {f"camera.{f}" for f in PolledCamera.__struct_fields__}
     names |= {f"sia.{f}" for f in SiaConfig.__struct_fields__ if f != "account"}
     names |= {f"sia.account.{f}" for f in SiaAccount.__struct_fields__}

@@ -1,0 +1,67 @@
+"""Polling a CAP feed from a real HTTP server: linked and embedded alerts, each read once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.e2e.server import free_port
+from tests.unit.ingest._specs import MISSING, SPECS
+from tocsin.ingest.cap_poll import CapFeed, CapFeedPoller
+from tocsin.model import Actor, EventIn
+
+CAP = SPECS / "vectors" / "cap"
+
+
+@pytest.mark.skipif(not CAP.is_dir(), reason=MISSING)
+def test_feed_links_are_fetched_once_and_bad_alerts_skipped() -> None:
+    alert = (CAP / "v1dot2_appendix_adot1.xml").read_bytes()
+    fetched: list[str] = []
+
+    async def main() -> list[EventIn]:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        feed = (
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+            "<updated>2026-11-23T00:00:00Z</updated>"
+            f"<entry><id>urn:a</id><title>a</title><updated>2026-11-23T00:00:00Z</updated>"
+            f'<link rel="alternate" type="application/cap+xml" href="{base}/alerts/a.xml"/></entry>'
+            f"<entry><id>urn:b</id><title>b</title><updated>2026-11-23T00:00:00Z</updated>"
+            f'<link rel="alternate" type="application/cap+xml" href="{base}/alerts/bad.xml"/></entry>'
+            "</feed>"
+        ).encode()
+
+        async def serve_feed(request: web.Request) -> web.Response:
+            return web.Response(body=feed, content_type="application/atom+xml")
+
+        async def serve_alert(request: web.Request) -> web.Response:
+            fetched.append(request.match_info["name"])
+            body = alert if request.match_info["name"] == "a.xml" else b"<alert>not cap</alert>"
+            return web.Response(body=body, content_type="application/cap+xml")
+
+        app = web.Application()
+        app.router.add_get("/feed", serve_feed)
+        app.router.add_get("/alerts/{name}", serve_alert)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        received: list[EventIn] = []
+
+        async def accept(items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None) -> None:
+            assert actor.name == "cap:met-office" and raw is not None and "<alert" in (raw[0] or "")
+            received.extend(items)
+
+        poller = CapFeedPoller(CapFeed(url=f"{base}/feed", name="met-office"), accept)
+        async with aiohttp.ClientSession() as session:
+            await poller.poll(session)
+            await poller.poll(session)  # the second round fetches nothing again
+        await runner.cleanup()
+        return received
+
+    received = asyncio.run(main())
+    assert sorted(fetched) == ["a.xml", "bad.xml"]  # each link once across two rounds
+    assert len(received) >= 1 and all(e.type.startswith("cap.") for e in received)

@@ -17,16 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 import aiohttp
 import msgspec
 
-from tocsin.errors import StoreUnavailable, TocsinError
 from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, to_event_in
 from tocsin.ingest.dahua import EventStreamParser
+from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.hikvision import AlertStreamParser
 from tocsin.model import Actor, EventIn
 
@@ -48,12 +48,6 @@ class PolledCamera(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     username: str | None = None
     password: str | None = None
     supervision_s: float | None = None
-
-
-class Accept(Protocol):
-    def __call__(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
-    ) -> Awaitable[object]: ...
 
 
 def _parser(camera: PolledCamera, content_type: str) -> CameraStream:
@@ -138,17 +132,7 @@ class CameraPoller:
         self.events += len(items)
 
     async def _send(self, items: list[EventIn], raw: list[str | None]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._accept(items, self._actor, raw=raw)
-                return
-            except StoreUnavailable:
-                await asyncio.sleep(delay)  # hold the events: a busy store is no reason to lose them
-                delay = min(MAX_BACKOFF_S, delay * 2)
-            except TocsinError as exc:
-                log.warning("camera events refused", extra={"camera": self.camera.name, "error": exc.detail})
-                return
+        await hand_over(self._accept, items, self._actor, raw, origin=f"camera {self.camera.name}")
 
     async def _heard(self) -> None:
         self.last_heard = self._monotonic()

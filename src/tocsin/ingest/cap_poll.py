@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import aiohttp
 import msgspec
 from msgspec import Meta
 
-from tocsin.errors import StoreUnavailable, TocsinError
+from tocsin.errors import TocsinError
 from tocsin.ingest.cap import parse_cap, parse_cap_feed, parse_cap_feed_alerts
-from tocsin.model import Actor, EventIn
+from tocsin.ingest.door import Accept, hand_over
+from tocsin.model import Actor
 
 __all__ = ("MAX_ALERTS_PER_ROUND", "SEEN_LINKS", "CapFeed", "CapFeedPoller")
 
@@ -37,12 +37,6 @@ class CapFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: Annotated[str, Meta(pattern=r"^https?://")]
     name: str
     interval_s: Annotated[float, Meta(ge=1)] = 60.0
-
-
-class Accept(Protocol):
-    def __call__(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
-    ) -> Awaitable[object]: ...
 
 
 class CapFeedPoller:
@@ -97,15 +91,5 @@ class CapFeedPoller:
         if not items:
             return
         raw = [document.decode("utf-8", "replace")] * len(items)
-        delay = 0.2
-        while True:
-            try:
-                await self._accept(items, self._actor, raw=raw)
-                self.alerts += 1
-                return
-            except StoreUnavailable:
-                await asyncio.sleep(delay)
-                delay = min(30.0, delay * 2)
-            except TocsinError as exc:
-                log.warning("cap alert refused", extra={"feed": self.feed.name, "error": exc.detail})
-                return
+        if await hand_over(self._accept, items, self._actor, raw, origin=f"cap feed {self.feed.name}"):
+            self.alerts += 1

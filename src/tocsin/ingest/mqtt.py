@@ -15,30 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 import aiomqtt
 import msgspec
 
 from tocsin.config import MqttConfig
 from tocsin.engine.classify import UNCLASSIFIED
-from tocsin.errors import DecodeError, StoreUnavailable, TocsinError
+from tocsin.errors import DecodeError
+from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.frigate import parse_frigate
-from tocsin.model import Actor, AlarmType, EventIn
+from tocsin.model import Actor, AlarmType
 
 __all__ = ("MAX_BACKOFF_S", "MqttSubscriber")
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
-
-
-class Accept(Protocol):
-    """tocsin's ingest door (``Runtime.accept``): guard, then a durable commit."""
-
-    def __call__(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
-    ) -> Awaitable[object]: ...
 
 
 Classify = Callable[[str], AlarmType]
@@ -100,16 +92,5 @@ class MqttSubscriber:
         if self._config.forward == "mapped" and self._classify(event.type) is UNCLASSIFIED:
             return
         raw = msgspec.json.encode(event).decode()
-        delay = 0.2
-        while True:
-            try:
-                await self._accept([event], self._actor, raw=[raw])
-            except StoreUnavailable:
-                await asyncio.sleep(delay)
-                delay = min(MAX_BACKOFF_S, delay * 2)
-                continue
-            except TocsinError as exc:
-                log.warning("frigate event refused", extra={"topic": topic, "error": exc.detail})
-                return
+        if await hand_over(self._accept, [event], self._actor, [raw], origin=topic):
             self.forwarded += 1
-            return

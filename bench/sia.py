@@ -1,8 +1,9 @@
 """SIA DC-09 receiver benchmark: frames ACKed per second, and ACK latency under a paced load.
 
-Run: ``.venv/bin/python bench/sia.py [--quick]``. The receiver runs in a process of its own
-(``tocsin.ingest.sia.SiaReceiver`` on a free loopback port), the simulated panels in
-another, so the two do not share one interpreter's GIL. Measures:
+Run: ``.venv/bin/python bench/sia.py [--quick] [--loop asyncio|uvloop]``. The receiver runs
+in a process of its own (``tocsin.ingest.sia.SiaReceiver`` on a free loopback port, on uvloop
+by default, as under ``tocsin serve``), the simulated panels in another, so the two do not
+share one interpreter's GIL. Measures:
 
 1. throughput: frames/s ACKed over ``--connections`` (50) TCP connections, each a panel
    that sends its next frame when the previous one is ACKed (as DC-09 panels do), with
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -46,6 +48,8 @@ TARGET_P99_MS = 20.0
 OTHER_CPU_WARN_PCT = 15.0
 """Foreign CPU use (% of one core) during a measurement above which it is repeated, then flagged."""
 DISTURBED_RETRIES = 2
+DEFAULT_LOOP = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+"""``tocsin serve`` runs on uvicorn's loop, which is uvloop whenever it is installed."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,17 @@ def account_id(index: int) -> str:
 # -- the receiver, in its own process ---------------------------------------------------------
 
 
-def server_main(pipe: Connection, mode: str, connections: int, db_dir: str, synchronous: str) -> None:
-    """Run a receiver until told to stop; report its port, then its counters and CPU time."""
-    asyncio.run(_serve(pipe, mode, connections, db_dir, synchronous))
+def server_main(pipe: Connection, mode: str, connections: int, db_dir: str, synchronous: str, loop: str) -> None:
+    """Run a receiver until told to stop; report its port, then its counters and CPU time.
+
+    ``loop`` ``uvloop`` is what ``tocsin serve`` runs on (uvicorn picks it when installed).
+    """
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve(pipe, mode, connections, db_dir, synchronous))
+    else:
+        asyncio.run(_serve(pipe, mode, connections, db_dir, synchronous))
 
 
 async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, synchronous: str) -> None:
@@ -299,7 +311,7 @@ def _measure_once(
 
 
 def measure(
-    mode: str, connections: int, sizes: Sizes, rate: float, synchronous: str
+    mode: str, connections: int, sizes: Sizes, rate: float, synchronous: str, loop: str = "asyncio"
 ) -> tuple[list[Row], dict[str, int]]:
     """Start a receiver, warm it up, then run the throughput and the paced measurement.
 
@@ -310,7 +322,8 @@ def measure(
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     with tempfile.TemporaryDirectory(prefix="tocsin-sia-bench-") as db_dir:
-        server = ctx.Process(target=server_main, args=(child, mode, connections, db_dir, synchronous), daemon=True)
+        server_args = (child, mode, connections, db_dir, synchronous, loop)
+        server = ctx.Process(target=server_main, args=server_args, daemon=True)
         server.start()
         rows: list[Row] = []
         try:
@@ -340,12 +353,15 @@ def _fmt(value: float | None, spec: str = ",.1f") -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
-def print_table(rows: list[Row], connections: int, synchronous: str) -> None:
+def print_table(rows: list[Row], connections: int, synchronous: str, loop: str = "asyncio") -> None:
     header = (
         f"{'measurement':<22}{'accept':<9}{'frames':>9}{'frames/s':>11}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'srv CPU%':>10}{'load CPU%':>11}{'other CPU%':>12}"
     )
-    print(f"\nSIA DC-09 receiver, {connections} TCP connections, stop-and-wait panels, SQLite {synchronous}")
+    print(
+        f"\nSIA DC-09 receiver ({loop} event loop), {connections} TCP connections, stop-and-wait panels, "
+        f"SQLite {synchronous}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -378,15 +394,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=("noop", "tocsin"), help="run one accept mode only")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous pragma of the tocsin path")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=DEFAULT_LOOP,
+        help="the receiver's event loop (default: uvloop when installed, as tocsin serve uses)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     rows: list[Row] = []
     counters: dict[str, dict[str, int]] = {}
     for mode in ("noop", "tocsin"):
         if args.only in (None, mode):
-            measured, counters[mode] = measure(mode, args.connections, sizes, args.rate, args.synchronous)
+            measured, counters[mode] = measure(mode, args.connections, sizes, args.rate, args.synchronous, args.loop)
             rows += measured
-    print_table(rows, args.connections, args.synchronous)
+    print_table(rows, args.connections, args.synchronous, args.loop)
     for mode, counted in counters.items():
         shown = ", ".join(f"{k} {v:,}" for k, v in counted.items() if v and k != "connections")
         print(f"receiver counters ({mode}): {shown}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from litestar.openapi import OpenAPIConfig
 
 from tocsin import __version__
 from tocsin._internal.clock import Clock, system_clock
-from tocsin.api.accounts import create_user, login, logout, me
+from tocsin.api.accounts import create_user, login, logout, me, patch_user, users_list
 from tocsin.api.alarm_types import (
     change_alarm_type,
     create_alarm_type,
@@ -32,12 +33,15 @@ from tocsin.api.alarm_types import (
 from tocsin.api.audit import audit_checkpoint, audit_consistency, audit_inclusion, audit_records_page
 from tocsin.api.errors import EXCEPTION_HANDLERS
 from tocsin.api.events import post_events
+from tocsin.api.fast_ingest import TocsinApp
 from tocsin.api.incidents import act_on_incident, get_incident, list_incidents
 from tocsin.api.ingest import export_cap, ingest_cap, ingest_hikvision, ingest_onvif
 from tocsin.api.mappings import list_mappings, set_mapping
+from tocsin.api.operations import site_list, stats, webhooks_list
 from tocsin.api.security import PUBLIC_PATHS, BearerAuth
 from tocsin.api.stream import stream
 from tocsin.api.system import healthz, metrics
+from tocsin.api.tokens import token_create, token_revoke, tokens_list
 from tocsin.api.transparency import transparency_html, transparency_json
 from tocsin.audit.log import (
     AuditIntegrityError,
@@ -51,6 +55,7 @@ from tocsin.auth.ratelimit import LoginLimiter
 from tocsin.auth.tokens import Credentials
 from tocsin.bus.memory import MemoryBus
 from tocsin.config import Settings, audit_key_path
+from tocsin.console.routes import console_handlers
 from tocsin.engine.engine import Engine
 from tocsin.engine.ingest import IngestResult
 from tocsin.engine.policy import check_events, events_refusal, refusal_record
@@ -59,6 +64,7 @@ from tocsin.errors import TocsinError
 from tocsin.guard import Judgement
 from tocsin.guard.lexicon import load_lexicon
 from tocsin.ingest.camera_poll import CameraPoller
+from tocsin.ingest.camera_push import PushSupervisor
 from tocsin.ingest.cap_poll import CapFeedPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
@@ -105,6 +111,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttSubscriber | None = None
         self.sia: SiaReceiver | None = None
+        self.push_cameras = PushSupervisor(settings.push_camera, self.accept)
         self.deliverer = OutboxDeliverer(
             self.db,
             self.writer,
@@ -222,6 +229,7 @@ class Runtime:
             self.sia = SiaReceiver(self.settings.sia, lambda events, actor, raw: self.accept(events, actor, raw=raw))
             await self.sia.start()
             self.metrics.watch_sia(self.sia.metrics)
+        self.push_cameras.start()
         for camera in self.settings.camera:
             counter = self.metrics.dropped_fields.labels(camera.vendor)
             poller = CameraPoller(camera, self.accept, on_dropped=counter.inc)
@@ -251,6 +259,7 @@ class Runtime:
     async def stop(self) -> None:
         if self.sia is not None:
             await self.sia.stop()
+        await self.push_cameras.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -270,12 +279,19 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         runtime = Runtime(settings, clock=clock)
         app.state.runtime = runtime
         await runtime.start()
+        # What exists now (modules, routes, the guard's automata, loaded engine state) lives as
+        # long as the process: keep it out of the cyclic GC, whose full passes over it stalled
+        # every request for ~100 ms at a time under load.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             await runtime.stop()
+            gc.unfreeze()  # a process that builds many apps (the tests) can collect this one
 
-    auth = DefineMiddleware(BearerAuth, exclude=[f"^{p}$" for p in PUBLIC_PATHS])
+    # console pages check the session themselves: without one they redirect to the login page
+    auth = DefineMiddleware(BearerAuth, exclude=[*(f"^{p}$" for p in PUBLIC_PATHS), "^/$", "^/console(/.*)?$"])
     config = AppConfig(
         route_handlers=[
             post_events,
@@ -298,6 +314,15 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             logout,
             me,
             create_user,
+            users_list,
+            patch_user,
+            tokens_list,
+            token_create,
+            token_revoke,
+            stats,
+            site_list,
+            webhooks_list,
+            *console_handlers(),
             audit_checkpoint,
             audit_records_page,
             audit_inclusion,
@@ -317,4 +342,4 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         request_max_body_size=settings.limits.max_body_bytes,
         debug=False,
     )
-    return Litestar.from_config(config)
+    return TocsinApp.from_config(config)  # Litestar, with POST /api/v1/events answered before routing

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
+import webbrowser
 from pathlib import Path
 
 import typer
@@ -28,6 +30,7 @@ from tocsin.auth.tokens import create_token
 from tocsin.auth.users import hash_password_blocking, insert_user, validate_user
 from tocsin.cli_audit import audit_app, cli_actor, write_job
 from tocsin.config import Settings, load_settings
+from tocsin.demo import demo_accounts, demo_passwords, hash_all
 from tocsin.errors import TocsinError
 from tocsin.guard.taxonomy import taxonomy_app
 from tocsin.ingest.sia_cli import sia_app
@@ -306,38 +309,49 @@ def demo(
     db: str = typer.Option("var/demo.db", help="SQLite database file for the demo."),
     port: int = typer.Option(8080, help="TCP port."),
     rate: float = typer.Option(3.0, help="Simulated events per second."),
+    open_browser: bool = typer.Option(
+        bool(os.environ.get("DISPLAY") or sys.platform == "darwin"),
+        "--open/--no-open",
+        help="Open the console in a browser (default: when there is a screen).",
+    ),
 ) -> None:
-    """Serve on 127.0.0.1 with a simulated city feeding it, and print where to look."""
+    """Serve the console on 127.0.0.1 with a simulated city feeding it, and print how to log in."""
     from tocsin.simulate import run_simulation
 
     host = "127.0.0.1"
     if not _port_free(host, port):
         raise _fail(f"port {port} on {host} is in use; pass --port")
 
-    def tokens(conn: Connection, _now: int) -> tuple[tuple[str, str, str], list[AuditRecord]]:
+    passwords = demo_passwords()
+    hashed = hash_all(passwords)
+
+    def seed(conn: Connection, now: int) -> tuple[tuple[str, str], list[AuditRecord]]:
+        actor = cli_actor()
         made = (
             create_token(conn, role="operator", name="demo-operator"),
             create_token(conn, role="device", name="demo-device"),
-            create_token(conn, role="admin", name="demo-admin"),
         )
-        actor = cli_actor()
-        return made, [AuditRecord("alteration", "token.create", actor.name, actor.role, detail={"count": 3})]
+        records = demo_accounts(conn, now, hashed, actor=actor.name)
+        records.append(AuditRecord("alteration", "token.create", actor.name, actor.role, detail={"count": 2}))
+        return made, records
 
-    (operator, device, admin) = write_job(db, tokens)
+    (operator, device) = write_job(db, seed)
     base = f"http://{host}:{port}"
     out = Console()
     out.rule("[bold]tocsin demo")
+    out.print(f"[bold]Console        {base}/[/bold]  (log in with one of the accounts below)")
+    for username, (role, password) in passwords.items():
+        out.print(f"  {role:<12} user [bold]{username}[/bold]  password [bold]{password}[/bold]")
     out.print(f"API            {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json)")
-    out.print(f"Live stream    {base}/api/v1/stream")
-    out.print(f"Metrics        {base}/metrics")
-    out.print(f"Operator token {operator}")
-    out.print(f"Admin token    {admin}")
+    out.print(f"Transparency   {base}/transparency   Metrics {base}/metrics")
     queue_url = f"{base}/api/v1/incidents?state=open&order=queue"
     out.print(f'Try:           curl -H "Authorization: Bearer {operator}" "{queue_url}"')
     out.rule()
     settings = load_settings(None, db=db, host=host, port=port, log_level="WARNING")
     configure_logging(settings.log_level)
-    app_config = uvicorn.Config(build_app(settings), host=host, port=port, log_config=None, access_log=False)
+    app_config = uvicorn.Config(
+        build_app(settings), host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(app_config)
 
     async def run() -> None:
@@ -347,6 +361,8 @@ def demo(
                 return
             await asyncio.sleep(0.05)
         feed = asyncio.create_task(run_simulation(base, device, rate))
+        if open_browser:
+            webbrowser.open(f"{base}/console/login")
         await serving
         feed.cancel()
         with contextlib.suppress(asyncio.CancelledError):

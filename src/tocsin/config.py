@@ -16,10 +16,20 @@ from msgspec import Meta, Struct
 
 from tocsin.errors import ConfigError
 from tocsin.ingest.camera_poll import PolledCamera
+from tocsin.ingest.camera_push import PushCamera
 from tocsin.ingest.cap_poll import CapFeed
 from tocsin.ingest.sia import SiaConfig
 
-__all__ = ("SETTINGS_DOC", "Limits", "MqttConfig", "Settings", "WebhookConfig", "audit_key_path", "load_settings")
+__all__ = (
+    "SETTINGS_DOC",
+    "ConsoleConfig",
+    "Limits",
+    "MqttConfig",
+    "Settings",
+    "WebhookConfig",
+    "audit_key_path",
+    "load_settings",
+)
 
 
 class Limits(Struct, frozen=True, forbid_unknown_fields=True):
@@ -65,6 +75,19 @@ class MqttConfig(Struct, frozen=True, forbid_unknown_fields=True):
         return parts.hostname, parts.port or 1883
 
 
+class ConsoleConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """``[console]``: the operator console's map background.
+
+    No tile source is the offline default: the map then draws sites and incidents on a
+    plain coordinate canvas, so a control room without internet still has a map.
+    """
+
+    tiles: str | None = None
+    attribution: str = ""
+    center: tuple[float, float] | None = None
+    zoom: Annotated[int, Meta(ge=0, le=22)] = 12
+
+
 class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     """Everything ``tocsin serve`` needs. Field names are the TOML keys."""
 
@@ -82,7 +105,9 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     mqtt: MqttConfig | None = None
     sia: SiaConfig | None = None
     camera: list[PolledCamera] = []
+    push_camera: list[PushCamera] = []
     cap_feed: list[CapFeed] = []
+    console: ConsoleConfig = ConsoleConfig()
 
 
 SETTINGS_DOC: dict[str, str] = {
@@ -132,9 +157,21 @@ SETTINGS_DOC: dict[str, str] = {
     "camera.password": "Password for the camera's digest authentication.",
     "camera.supervision_s": "Silent this long (no event, no heartbeat, no connection): communication-failure "
     "incident, cleared when it speaks again.",
+    "push_camera.vendor": "'onvif' or 'hikvision': a camera that posts to /api/v1/ingest/VENDOR and is supervised.",
+    "push_camera.device": "The camera as its events name it (Hikvision MAC, serial or IP; ONVIF producer address; "
+    "else the name of the device token it posts with), case-insensitive.",
+    "push_camera.supervision_s": "Posts nothing (no event, no heartbeat) this long: communication-failure "
+    "incident, cleared when it posts again.",
+    "push_camera.site": "Site of the camera's communication-failure incidents.",
+    "push_camera.name": "Name in the incident's description and in logs (default: device).",
     "cap_feed.url": "An Atom or RSS feed of CAP 1.2 alerts to poll.",
     "cap_feed.name": "Name used as the events' source.",
     "cap_feed.interval_s": "Seconds between polls (default 60).",
+    "console.tiles": "Map tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png; unset (the offline "
+    "default) draws sites and incidents on a plain coordinate canvas.",
+    "console.attribution": "Attribution text the tile source requires.",
+    "console.center": "[lat, lon] the map opens on (default: fit the incidents and sites shown).",
+    "console.zoom": "Zoom level the map opens on when console.center is set.",
     "webhook.url": "Where the JSON POST goes.",
     "webhook.name": "Label in logs and metrics (defaults to the URL).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",

@@ -65,7 +65,7 @@ CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 Disposition = Literal["founded", "false_alarm", "unfounded", "duplicate", "transferred", "test"]
 DISPOSITIONS: tuple[str, ...] = Disposition.__args__  # type: ignore[attr-defined]
 
-Action = Literal["acknowledge", "assign", "dispatch", "resolve", "close", "reopen", "note", "merge", "detach"]
+Action = Literal["acknowledge", "assign", "dispatch", "resolve", "close", "reopen", "note", "merge", "detach", "sop"]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
 
@@ -209,6 +209,10 @@ class ActionRequest(Struct, frozen=True, forbid_unknown_fields=True, omit_defaul
     disposition: Disposition | None = None
     into: int | None = None
     event_id: int | None = None
+    step: Annotated[int, Meta(ge=0, le=49)] | None = None
+    """``sop``: the checklist step (0-based) ticked or unticked."""
+    done: bool = True
+    """``sop``: false unticks a step ticked by mistake (both stay on the timeline)."""
 
 
 def to_builtins(obj: object) -> object:

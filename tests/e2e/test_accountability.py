@@ -155,7 +155,9 @@ def test_login_cookie_session_logout_and_throttle(srv: ServerProcess) -> None:
         assert r.status_code == 200 and r.json()["role"] == "operator"
         assert "httponly" in r.headers["set-cookie"].lower()
         assert browser.get("/api/v1/auth/me").json() == {"name": "night.op", "role": "operator"}
-        assert browser.post("/api/v1/auth/logout").status_code == 200
+        refused = browser.post("/api/v1/auth/logout")  # cookie alone, no X-Requested-With: a forged request
+        assert refused.status_code == 403 and "X-Requested-With" in refused.json()["detail"]
+        assert browser.post("/api/v1/auth/logout", headers={"X-Requested-With": "tocsin"}).status_code == 200
         browser.cookies.clear()
         token = r.json()["token"]
         assert browser.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -76,7 +76,7 @@ def test_illegal_action_is_409_naming_allowed(server: ServerProcess) -> None:
         inc = dev.post("/api/v1/events", json=FIRE).json()["events"][0]["incident_id"]
         r = op.post(f"/api/v1/incidents/{inc}/actions", json={"action": "close", "disposition": "founded"})
         assert r.status_code == 409
-        assert r.json()["allowed"] == ["acknowledge", "assign", "detach", "merge", "note"]
+        assert r.json()["allowed"] == ["acknowledge", "assign", "detach", "merge", "note", "sop"]
         r = op.post(f"/api/v1/incidents/{inc}/actions", json={"action": "acknowledge"})
         assert r.status_code == 200
         assert r.json()["incident"]["handling"] == "acknowledged"

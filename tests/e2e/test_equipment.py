@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,50 @@ def test_cap_alert_in_and_incident_out(srv: ServerProcess) -> None:
     with srv.client("auditor") as aud:
         recs = aud.get("/api/v1/audit/records", params={"limit": 1000}).json()["records"]
     assert any(r["action"] == "incident.export_cap" for r in recs)
+
+
+def _comm_failures(srv: ServerProcess) -> list[dict[str, object]]:
+    with srv.client("operator") as op:
+        items: list[dict[str, object]] = op.get(
+            "/api/v1/incidents", params={"type": "tech.comm_failure", "state": "open"}
+        ).json()["items"]
+        return items
+
+
+def _wait(srv: ServerProcess, condition: str, timeout: float = 15.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = _comm_failures(srv)
+        if items and items[0]["condition"] == condition:
+            return items
+        time.sleep(0.2)
+    raise AssertionError(f"no {condition} comm failure within {timeout} s: {_comm_failures(srv)}")
+
+
+def test_pushing_camera_that_falls_silent_raises_comm_failure_and_clears_on_its_heartbeat(tmp_path: Path) -> None:
+    heartbeat = (
+        b'<EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">'
+        b"<macAddress>c0:6d:ed:0c:cc:ee</macAddress><eventType>videoloss</eventType>"
+        b"<eventState>inactive</eventState></EventNotificationAlert>"
+    )
+    server = ServerProcess(
+        tmp_path,
+        'retention_interval_s = 0\n[[push_camera]]\nvendor = "hikvision"\ndevice = "C0:6D:ED:0C:CC:EE"\n'
+        'supervision_s = 1\nsite = "depot-3"\nname = "gate"\n',
+    )
+    server.token("device")
+    server.token("operator")
+    server.start()
+    try:
+        with server.client("device") as dev:
+            r = dev.post("/api/v1/ingest/hikvision", content=heartbeat, headers={"content-type": "application/xml"})
+            assert r.status_code == 202 and r.json()["heartbeats"] == 1
+        (down,) = _wait(server, "active")  # 1 s period + 5 s grace, then silence is a fault
+        assert (down["site"], down["priority"]) == ("depot-3", 3)
+        with server.client("device") as dev:
+            r = dev.post("/api/v1/ingest/hikvision", content=heartbeat, headers={"content-type": "application/xml"})
+            assert r.status_code == 202
+        (up,) = _wait(server, "cleared")
+        assert up["id"] == down["id"]
+    finally:
+        server.stop()

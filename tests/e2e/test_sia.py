@@ -67,3 +67,20 @@ def test_panel_alarm_restore_and_retransmission(tmp_path: Path) -> None:
         assert parse_frame(_exchange_tcp(tcp, bytes(bad))).token == "NAK"
     finally:
         srv.stop()
+
+
+def test_opening_and_closing_reports_are_one_low_priority_record(tmp_path: Path) -> None:
+    tcp = free_port()
+    srv = ServerProcess(tmp_path, f'[sia]\ntcp = "127.0.0.1:{tcp}"\n[[sia.account]]\nid = "1234"\nsite = "shop-3"\n')
+    srv.token("operator")
+    srv.start()
+    try:
+        for seq, data in [(1, "Nri1/OP007"), (2, "Nri1/CL007")]:
+            assert parse_frame(_exchange_tcp(tcp, _frame(seq, data))).token == "ACK"
+        with srv.client("operator") as op:
+            items = op.get("/api/v1/incidents", params={"state": "open"}).json()["items"]
+            assert [(i["alarm_type"], i["priority"], i["condition"], i["event_count"]) for i in items] == [
+                ("security.open_close", 4, "active", 2)
+            ]
+    finally:
+        srv.stop()

@@ -10,29 +10,33 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, patch, post
 from litestar.datastructures import Cookie
 from msgspec import Meta
 
 from tocsin.api.security import SESSION_COOKIE, actor_of, requires
-from tocsin.audit.log import AuditRecord
+from tocsin.audit.log import AuditRecord, Scalar
 from tocsin.auth.users import (
+    MIN_PASSWORD,
+    UserInfo,
+    change_user,
     create_session,
     find_user,
     hash_password_blocking,
     insert_user,
+    list_users,
     revoke_session,
     validate_user,
     verify_password_blocking,
 )
-from tocsin.errors import TooManyRequests, Unauthorized
+from tocsin.errors import InvalidRequest, TooManyRequests, Unauthorized
 from tocsin.model import Actor
 from tocsin.store.writer import Tx
 
 if TYPE_CHECKING:
     from tocsin.app import Runtime
 
-__all__ = ("create_user", "login", "logout", "me")
+__all__ = ("create_user", "login", "logout", "me", "patch_user", "users_list")
 
 SESSION_TTL_S = 12 * 3600
 """A session lasts one long shift."""
@@ -54,6 +58,14 @@ class UserIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     username: str
     password: str
     role: str
+
+
+class UserChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change; those left out stay as they are."""
+
+    role: str | None = None
+    disabled: bool | None = None
+    password: Annotated[str, Meta(max_length=1000)] | None = None
 
 
 class UserOut(msgspec.Struct, frozen=True):
@@ -145,3 +157,51 @@ async def create_user(request: Request[Any, Any, Any], data: UserIn) -> UserOut:
 
     user_id = await runtime.writer.submit(job)
     return UserOut(id=user_id, username=data.username, role=data.role)
+
+
+@get("/api/v1/users", guards=[requires("users:manage")], summary="List user accounts")
+async def users_list(request: Request[Any, Any, Any]) -> list[UserInfo]:
+    runtime: Runtime = request.app.state.runtime
+    return await runtime.db.read(list_users)
+
+
+@patch(
+    "/api/v1/users/{user_id:int}",
+    guards=[requires("users:manage")],
+    summary="Change a user's role, disable or enable the account, or set a new password",
+    description="Disabling an account, changing its role or its password ends its open sessions.",
+)
+async def patch_user(request: Request[Any, Any, Any], user_id: int, data: UserChange) -> UserInfo:
+    runtime: Runtime = request.app.state.runtime
+    actor = actor_of(request)
+    password_hash = None
+    if data.password is not None:
+        if len(data.password) < MIN_PASSWORD:
+            raise InvalidRequest(f"password: at least {MIN_PASSWORD} characters")
+        password_hash = await asyncio.to_thread(hash_password_blocking, data.password)
+    now = runtime.clock.now_us()
+    changed = [name for name in ("role", "disabled", "password") if getattr(data, name) is not None]
+
+    def job(tx: Tx) -> UserInfo:
+        info = change_user(
+            tx.conn, user_id, role=data.role, disabled=data.disabled, password_hash=password_hash, now_us=now
+        )
+        detail: dict[str, Scalar | list[str]] = {"changed": changed}
+        if data.role is not None:
+            detail["role"] = data.role
+        if data.disabled is not None:
+            detail["disabled"] = data.disabled
+        runtime.audit_append(
+            tx,
+            [
+                AuditRecord(
+                    "alteration", "user.change", actor.name, actor.role, objects={"users": [user_id]}, detail=detail
+                )
+            ],
+            now,
+        )
+        return info
+
+    info = await runtime.writer.submit(job)
+    runtime.credentials.forget_all()
+    return info

@@ -18,13 +18,21 @@ from tocsin.engine.lifecycle import allowed_actions
 from tocsin.engine.policy import check_filter
 from tocsin.errors import GuardRefusal, InvalidRequest, NotFound
 from tocsin.guard import judge_term
-from tocsin.model import OPEN_STATES, ActionRequest, Handling, Incident
+from tocsin.model import OPEN_STATES, ActionRequest, Handling, Incident, TimelineEntry
 from tocsin.store import repo
 
 if TYPE_CHECKING:
     from tocsin.app import Runtime
 
-__all__ = ("IncidentPage", "act_on_incident", "get_incident", "list_incidents")
+__all__ = (
+    "IncidentDetail",
+    "IncidentPage",
+    "SopStep",
+    "act_on_incident",
+    "get_incident",
+    "list_incidents",
+    "sop_checklist",
+)
 
 
 class IncidentPage(msgspec.Struct):
@@ -34,11 +42,35 @@ class IncidentPage(msgspec.Struct):
     next: str | None
 
 
+class SopStep(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One step of the alarm type's procedure and its latest tick (from the timeline)."""
+
+    step: int
+    text: str
+    done: bool = False
+    by: str | None = None
+    at: datetime | None = None
+
+
 class IncidentDetail(Incident, kw_only=True):
-    """An incident with its events (newest first, bounded) and full timeline."""
+    """An incident with its events (newest first, bounded), full timeline and procedure."""
 
     allowed_actions: list[str] = []
     events_truncated: bool = False
+    sop: list[SopStep] = []
+
+
+def sop_checklist(procedure: list[str], timeline: list[TimelineEntry]) -> list[SopStep]:
+    """The checklist as it stands: each step's latest ``sop`` tick wins."""
+    steps = [SopStep(step=i, text=text) for i, text in enumerate(procedure)]
+    for entry in timeline:
+        index = entry.data.get("step")
+        if entry.action == "sop" and isinstance(index, int) and 0 <= index < len(steps):
+            done = bool(entry.data.get("done", True))
+            steps[index] = SopStep(
+                step=index, text=steps[index].text, done=done, by=entry.actor if done else None, at=entry.at
+            )
+    return steps
 
 
 def _states(state: str | None) -> tuple[str, ...]:
@@ -130,12 +162,15 @@ async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> Inc
             return None
         evs = repo.incident_events(conn, incident_id, cap + 1)
         fields = {f: getattr(inc, f) for f in inc.__struct_fields__ if f not in ("events", "timeline")}
+        timeline = repo.incident_timeline(conn, incident_id)
+        alarm_type = runtime.state.dictionary.get(inc.alarm_type)
         return IncidentDetail(
             **fields,
             events=evs[:cap],
-            timeline=repo.incident_timeline(conn, incident_id),
+            timeline=timeline,
             allowed_actions=allowed_actions(inc.handling),
             events_truncated=len(evs) > cap,
+            sop=sop_checklist(alarm_type.sop if alarm_type else [], timeline),
         )
 
     detail = await runtime.db.read(read)
@@ -158,7 +193,8 @@ async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> Inc
     summary="Act on an incident",
     description=(
         "acknowledge, assign, dispatch, resolve, close (needs disposition), reopen, note, merge (needs "
-        "into), detach (needs event_id). An action the current state does not allow is a 409 naming "
+        "into), detach (needs event_id), sop (needs step; done=false unticks). "
+        "An action the current state does not allow is a 409 naming "
         "those it does."
     ),
 )

@@ -52,6 +52,7 @@ def _answer(result: IngestResult, skipped: int = 0) -> Response[Any]:
 async def _cameras(request: Request[Any, Any, Any], events: list[CameraEvent], site: str | None) -> Response[Any]:
     runtime: Runtime = request.app.state.runtime
     actor: Actor = actor_of(request)
+    runtime.push_cameras.heard(events, actor.name)  # supervision: any parsed post, heartbeats too
     dropped = sum(len(ev.dropped) for ev in events)
     if dropped:
         runtime.metrics.dropped_fields.labels(events[0].vendor).inc(dropped)

@@ -2,7 +2,11 @@
 
 Every ``/api`` route needs a credential: ``Authorization: Bearer <token or session>``
 or the ``tocsin_session`` cookie set at login. No credential or a bad one is 401; a
-role without the route's permission is 403. Health, metrics, login, the OpenAPI
+role without the route's permission is 403. A request that changes something on the
+strength of the cookie alone must also carry ``X-Requested-With: tocsin``: a browser
+sends such a header only from tocsin's own pages (another site would need a CORS
+preflight we never grant), so a forged cross-site form or fetch is refused even where
+the cookie's ``SameSite=Strict`` is not enforced. Health, metrics, login, the OpenAPI
 document and the public transparency report are the only open paths.
 """
 
@@ -18,9 +22,11 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from tocsin.auth.roles import allows
 from tocsin.model import Actor
 
-__all__ = ("PUBLIC_PATHS", "SESSION_COOKIE", "BearerAuth", "actor_of", "requires")
+__all__ = ("CSRF_HEADER", "PUBLIC_PATHS", "SESSION_COOKIE", "BearerAuth", "actor_of", "requires")
 
 SESSION_COOKIE = "tocsin_session"
+CSRF_HEADER = ("x-requested-with", "tocsin")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = (
     "/healthz",
     "/metrics",
@@ -43,6 +49,11 @@ class BearerAuth(AbstractAuthenticationMiddleware):
         secret = secret.strip()
         if not header:
             secret = connection.cookies.get(SESSION_COOKIE, "")
+            method = connection.scope.get("method", "GET")
+            if secret and method not in _SAFE_METHODS and connection.headers.get(CSRF_HEADER[0]) != CSRF_HEADER[1]:
+                raise PermissionDeniedException(
+                    "a change made with the session cookie needs the header X-Requested-With: tocsin"
+                )
         elif scheme.lower() != "bearer":
             secret = ""
         if not secret:

@@ -13,17 +13,28 @@ import hashlib
 import secrets
 import time
 
-from sqlalchemy import Connection
+import msgspec
+from sqlalchemy import Connection, select, update
 
 from tocsin._internal.clock import now_us
 from tocsin.auth.roles import ROLES
 from tocsin.auth.users import SESSION_PREFIX, resolve_session
-from tocsin.errors import InvalidRequest
+from tocsin.errors import Conflict, InvalidRequest, NotFound
 from tocsin.model import Actor
 from tocsin.store import repo
+from tocsin.store.schema import tokens
 from tocsin.store.sqlite import Database
 
-__all__ = ("CACHE_TTL_S", "Credentials", "create_token", "hash_token")
+__all__ = (
+    "CACHE_TTL_S",
+    "Credentials",
+    "TokenInfo",
+    "create_token",
+    "hash_token",
+    "list_tokens",
+    "revoke_token",
+    "token_id_of",
+)
 
 CACHE_TTL_S = 30.0
 _PREFIX = "tcs_"
@@ -46,6 +57,41 @@ def create_token(conn: Connection, *, role: str, name: str) -> str:
     token = _PREFIX + secrets.token_urlsafe(32)
     repo.insert_token(conn, name=name, role=role, digest=hash_token(token), at_us=now_us())
     return token
+
+
+class TokenInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A token as administrators see it: never its secret, which is not stored."""
+
+    id: int
+    name: str
+    role: str
+    created_us: int
+    revoked_us: int | None = None
+
+
+def list_tokens(conn: Connection) -> list[TokenInfo]:
+    cols = (tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.created_us, tokens.c.revoked_us)
+    return [TokenInfo(*row) for row in conn.execute(select(*cols).order_by(tokens.c.id)).tuples()]
+
+
+def token_id_of(conn: Connection, secret: str) -> int:
+    return int(conn.execute(select(tokens.c.id).where(tokens.c.hash == hash_token(secret))).scalar_one())
+
+
+def revoke_token(conn: Connection, token_id: int, *, now_us: int) -> str:
+    """Revoke a token; returns its digest so the credential cache can drop it at once.
+
+    Raises:
+        NotFound: no such token.
+        Conflict: already revoked.
+    """
+    row = conn.execute(select(tokens.c.hash, tokens.c.revoked_us).where(tokens.c.id == token_id)).first()
+    if row is None:
+        raise NotFound(f"token {token_id} does not exist")
+    if row.revoked_us is not None:
+        raise Conflict(f"token {token_id} is already revoked")
+    conn.execute(update(tokens).where(tokens.c.id == token_id).values(revoked_us=now_us))
+    return str(row.hash)
 
 
 class Credentials:
@@ -75,3 +121,10 @@ class Credentials:
     def forget(self, token: str) -> None:
         """Drop a cached credential (after logout or revocation)."""
         self._cache.pop(hash_token(token), None)
+
+    def forget_digest(self, digest: str) -> None:
+        self._cache.pop(digest, None)
+
+    def forget_all(self) -> None:
+        """After a change to an account (role, disabled): every cached session may be stale."""
+        self._cache.clear()

@@ -12,18 +12,22 @@ import hashlib
 import re
 import secrets
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, and_, select, update
 
 from tocsin.auth.roles import ROLES
-from tocsin.errors import Conflict, InvalidRequest
+from tocsin.errors import Conflict, InvalidRequest, NotFound
 from tocsin.model import Actor
 from tocsin.store.schema import sessions, users
 
 __all__ = (
     "MIN_PASSWORD",
     "SESSION_PREFIX",
+    "UserInfo",
+    "change_user",
+    "list_users",
     "create_session",
     "find_user",
     "hash_password_blocking",
@@ -89,6 +93,63 @@ def insert_user(conn: Connection, *, username: str, password_hash: str, role: st
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+class UserInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An account as administrators see it (never its password hash)."""
+
+    id: int
+    username: str
+    role: str
+    created_us: int
+    created_by: str
+    disabled_us: int | None = None
+
+
+def list_users(conn: Connection) -> list[UserInfo]:
+    cols = (users.c.id, users.c.username, users.c.role, users.c.created_us, users.c.created_by, users.c.disabled_us)
+    return [UserInfo(*row) for row in conn.execute(select(*cols).order_by(users.c.username)).tuples()]
+
+
+def change_user(
+    conn: Connection,
+    user_id: int,
+    *,
+    role: str | None,
+    disabled: bool | None,
+    password_hash: str | None,
+    now_us: int,
+) -> UserInfo:
+    """Change an account's role, enable or disable it, or set a new password.
+
+    Disabling an account (or changing its password) ends its sessions: a stolen session
+    must not outlive the action meant to stop it.
+
+    Raises:
+        NotFound: no such account.
+        InvalidRequest: unknown role.
+    """
+    row = conn.execute(select(users.c.id, users.c.disabled_us).where(users.c.id == user_id)).first()
+    if row is None:
+        raise NotFound(f"user {user_id} does not exist")
+    values: dict[str, object] = {}
+    if role is not None:
+        if role not in USER_ROLES:
+            raise InvalidRequest(f"role: must be one of {', '.join(USER_ROLES)}, not {role!r}")
+        values["role"] = role
+    if disabled is not None:
+        values["disabled_us"] = (row.disabled_us or now_us) if disabled else None
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    if values:
+        conn.execute(update(users).where(users.c.id == user_id).values(**values))
+    if disabled or password_hash is not None or role is not None:
+        conn.execute(
+            update(sessions)
+            .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_us.is_(None)))
+            .values(revoked_us=now_us)
+        )
+    return next(u for u in list_users(conn) if u.id == user_id)
 
 
 def create_session(conn: Connection, user_id: int, *, now_us: int, ttl_s: int) -> str:

@@ -82,6 +82,8 @@ def action_job(state: EngineState, incident_id: int, req: ActionRequest, actor: 
             values["assignee"] = actor.name
         elif req.action == "note":
             _require(req.text, "text", "note")
+        elif req.action == "sop":
+            extra.update(_sop_step(state, row, req))
         elif req.action == "merge":
             extra["into"] = _merge(tx, row, req, actor, now_us, timeline)
             values["merged_into"] = req.into
@@ -135,6 +137,20 @@ def action_job(state: EngineState, incident_id: int, req: ActionRequest, actor: 
         return ActionResult(incident, allowed_actions(after), new_id)
 
     return job
+
+
+def _sop_step(state: EngineState, row: Any, req: ActionRequest) -> dict[str, Any]:
+    """Check a tick against the alarm type's procedure; the entry keeps the step's wording,
+    so the record still says what was done after the procedure is edited."""
+    _require(req.step, "step", "sop")
+    assert req.step is not None
+    alarm_type = state.dictionary.get(row["alarm_type"])
+    steps = alarm_type.sop if alarm_type is not None else []
+    if req.step >= len(steps):
+        raise InvalidRequest(
+            f"step: {req.step} is not a step of the {row['alarm_type']} procedure (0-{len(steps) - 1})"
+        )
+    return {"step": req.step, "done": req.done, "step_text": steps[req.step]}
 
 
 def _merge(tx: Tx, row: Any, req: ActionRequest, actor: Actor, now_us: int, timeline: list[dict[str, Any]]) -> int:

@@ -9,10 +9,12 @@ returned in its place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 
 from tocsin._internal.clock import from_us, to_us
 from tocsin.audit.log import AuditRecord, id_ranges
@@ -21,7 +23,7 @@ from tocsin.engine.correlate import OpenIncident, correlation_key
 from tocsin.engine.state import Change, EngineState, OutboxItem
 from tocsin.model import Actor, EventIn, Handling
 from tocsin.store import repo
-from tocsin.store.writer import Tx
+from tocsin.store.writer import Tx, deferred_only
 
 __all__ = ("IngestResult", "ingest_job")
 
@@ -43,18 +45,24 @@ def _summary(inc: OpenIncident) -> dict[str, Any]:
     }
 
 
+# A new incident's four timestamps are one or two values (received, occurred), repeated
+# across a batch: converting each once halves the cost of its notification payload.
+_datetime_of = functools.lru_cache(maxsize=1024)(from_us)
+
+
 def _incident_json(row: dict[str, Any]) -> dict[str, Any]:
-    built: dict[str, Any] = msgspec.to_builtins(repo.incident_from_row(row))
+    built: dict[str, Any] = msgspec.to_builtins(repo.incident_from_row(row, at=_datetime_of))
     return built
 
 
 class _Batch:
     """Rows and side effects accumulated by one ingest job."""
 
-    __slots__ = ("changes", "events", "new", "outbox", "outbox_items", "timeline", "touched")
+    __slots__ = ("changes", "events", "new", "outbox", "outbox_items", "timeline", "touched", "updates")
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
         self.new: dict[int, dict[str, Any]] = {}
         self.touched: dict[int, OpenIncident] = {}
         self.timeline: list[dict[str, Any]] = []
@@ -71,6 +79,28 @@ class _Batch:
         self.changes.append(Change(kind, inc["id"], at, inc))
 
 
+class _IngestSink:
+    """Writes the rows of every ingest job of a group commit in one go (writer thread).
+
+    One multi-row statement per table for the whole group instead of five statements per
+    request: at a thousand single-event requests a second, the number of driver calls
+    decides how long a group commit takes (see ``tocsin.store.writer``).
+    """
+
+    def flush(self, conn: Connection, items: list[_Batch]) -> None:
+        repo.insert_events(conn, [row for b in items for row in b.events])
+        repo.insert_incidents(conn, [row for b in items for row in b.new.values()])
+        repo.update_touched(conn, [row for b in items for row in b.updates])
+        repo.insert_timeline(conn, [row for b in items for row in b.timeline])
+        repo.insert_outbox(conn, [row for b in items for row in b.outbox])
+
+
+_SINK = _IngestSink()
+_CLAIMED = "ingest.claimed"
+"""``Tx.group`` key: (source, external_id) -> ids stored by earlier jobs of the group, whose
+rows are not in the database yet; a repeat in a later job must find them all the same."""
+
+
 def ingest_job(
     state: EngineState,
     items: Sequence[EventIn],
@@ -79,15 +109,24 @@ def ingest_job(
     actor: Actor,
     raw: Sequence[str | None] | None = None,
 ) -> Any:
-    """Build the writer job for one batch; the job returns an ``IngestResult``."""
+    """Build the writer job for one batch; the job returns an ``IngestResult``.
 
+    The job writes only through ``Tx.defer`` (``deferred_only``): its rows join those of
+    the other ingest jobs of the group commit.
+    """
+
+    @deferred_only
     def job(tx: Tx) -> IngestResult:
         tx.after_rollback(state.reload)
-        conn = tx.conn
-        keys = list({(e.source, e.external_id) for e in items if e.external_id is not None})
-        known = repo.find_existing(conn, keys) if keys else {}
+        claimed: dict[tuple[str, str], tuple[int, int | None]] = tx.group.setdefault(_CLAIMED, {})
+        keys = {(e.source, e.external_id) for e in items if e.external_id is not None}
+        known = {k: claimed[k] for k in keys if k in claimed}
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            known.update(repo.find_existing(tx.conn, unknown))
         batch = _Batch()
         results: IngestResult = []
+        stored: dict[tuple[str, str], tuple[int, int | None]] = {}
         for pos, ev in enumerate(items):
             if ev.external_id is not None:
                 hit = known.get((ev.source, ev.external_id))
@@ -96,29 +135,23 @@ def ingest_job(
                     continue
             result = _one(state, batch, ev, received_us, raw[pos] if raw is not None else None)
             if ev.external_id is not None:
-                known[(ev.source, ev.external_id)] = result
+                known[(ev.source, ev.external_id)] = stored[(ev.source, ev.external_id)] = result
             results.append(result)
-        repo.insert_events(conn, batch.events)
-        repo.insert_incidents(conn, list(batch.new.values()))
-        repo.update_touched(
-            conn,
-            [
-                {
-                    "b_id": inc.id,
-                    "b_last": inc.last_us,
-                    "b_first": inc.first_us,
-                    "b_added": added,
-                    "b_condition": inc.condition,
-                    "b_updated": received_us,
-                    "b_lat": inc.lat,
-                    "b_lon": inc.lon,
-                }
-                for inc, added in _added(batch)
-            ],
-        )
-        repo.insert_timeline(conn, batch.timeline)
-        repo.insert_outbox(conn, batch.outbox)
-        stored = [row["id"] for row in batch.events]
+        batch.updates = [
+            {
+                "b_id": inc.id,
+                "b_last": inc.last_us,
+                "b_first": inc.first_us,
+                "b_added": added,
+                "b_condition": inc.condition,
+                "b_updated": received_us,
+                "b_lat": inc.lat,
+                "b_lon": inc.lon,
+            }
+            for inc, added in _added(batch)
+        ]
+        tx.defer(_SINK, batch)
+        event_ids = [row["id"] for row in batch.events]
         touched = {row["incident_id"] for row in batch.events if row["incident_id"] is not None}
         state.audit(
             tx,
@@ -128,8 +161,8 @@ def ingest_job(
                     "events.ingest",
                     actor.name,
                     actor.role,
-                    objects={"events": id_ranges(stored), "incidents": id_ranges(list(touched))},
-                    detail={"count": len(items), "stored": len(stored), "opened": len(batch.new)},
+                    objects={"events": id_ranges(event_ids), "incidents": id_ranges(list(touched))},
+                    detail={"count": len(items), "stored": len(event_ids), "opened": len(batch.new)},
                 )
             ],
             received_us,
@@ -141,6 +174,7 @@ def ingest_job(
             tx.after_commit(lambda: state.publish(batch.changes))
         if batch.outbox_items:
             tx.after_commit(lambda: state.deliver(batch.outbox_items))
+        claimed.update(stored)  # last: a job that raised before here claimed nothing
         return results
 
     return job

@@ -4,7 +4,8 @@
 ``close`` also ends an acknowledged or dispatched incident (a false alarm need not be
 dispatched), but never a ``new`` one: nothing closes before a person has seen it.
 ``merged`` is terminal and only ``merge`` reaches it. Actions that do not change the
-handling state (assign, note, detach) are allowed where listed.
+handling state (assign, note, detach, and ``sop``, which ticks a step of the alarm
+type's standard operating procedure) are allowed where listed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "merge": {s: Handling.MERGED for s in _OPEN},
     "detach": {s: s for s in _OPEN},
     "note": {s: s for s in Handling},
+    "sop": {s: s for s in (*_OPEN, Handling.RESOLVED)},
 }
 
 

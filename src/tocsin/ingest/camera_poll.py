@@ -9,7 +9,8 @@ heartbeat included, counts as the camera being alive.
 
 Supervision: a camera configured with ``supervision_s`` that stays silent (or
 unreachable) that long raises ``tech.comm_failure`` for its site, cleared as soon as it
-speaks again. Heartbeats feed this deadline and never open incidents themselves.
+speaks again (deadlines and ordered, retried delivery: :mod:`.supervision`). Heartbeats
+feed this deadline and never open incidents themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 import aiohttp
@@ -28,7 +29,8 @@ from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, t
 from tocsin.ingest.dahua import EventStreamParser
 from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.hikvision import AlertStreamParser
-from tocsin.model import Actor, EventIn
+from tocsin.ingest.supervision import Supervisor
+from tocsin.model import Actor, Condition, EventIn
 
 __all__ = ("MAX_BACKOFF_S", "MIN_BACKOFF_S", "CameraPoller", "PolledCamera")
 
@@ -72,20 +74,26 @@ class CameraPoller:
         self._monotonic = monotonic
         self._on_dropped = on_dropped or (lambda _n: None)
         self._actor = Actor(name=f"{camera.vendor}:{camera.name}", role="device")
+        self._key = f"{camera.vendor}:{camera.name}"
+        # No grace: the stream's read timeout is supervision_s itself, so silence is already measured.
+        self._supervision = Supervisor(self._send_supervision, what="camera", monotonic=monotonic, grace_s=0.0)
+        if camera.supervision_s:
+            self._supervision.watch(self._key, camera.supervision_s, self._comm_event)
         self.last_heard = monotonic()
-        self.down = False
         self.connects = 0
         self.events = 0
 
+    @property
+    def down(self) -> bool:
+        """Whether the camera is in a communication-failure episode."""
+        return bool(self._supervision.down())
+
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self._stream())]
-        if self.camera.supervision_s:
-            tasks.append(asyncio.create_task(self._supervise()))
+        self._supervision.start()
         try:
-            await asyncio.gather(*tasks)
+            await self._stream()
         finally:
-            for task in tasks:
-                task.cancel()
+            await self._supervision.stop()
 
     async def _stream(self) -> None:
         backoff = MIN_BACKOFF_S
@@ -112,7 +120,7 @@ class CameraPoller:
             self.connects += 1
             parser = _parser(self.camera, resp.headers.get("content-type", ""))
             async for chunk in resp.content.iter_chunked(READ_CHUNK):
-                await self._heard()
+                self._heard()
                 try:
                     events = parser.feed(chunk)
                 except CameraDecodeError as exc:
@@ -134,32 +142,28 @@ class CameraPoller:
     async def _send(self, items: list[EventIn], raw: list[str | None]) -> None:
         await hand_over(self._accept, items, self._actor, raw, origin=f"camera {self.camera.name}")
 
-    async def _heard(self) -> None:
+    def _heard(self) -> None:
         self.last_heard = self._monotonic()
-        if self.down:
-            self.down = False
-            await self._send([self._comm_event("cleared")], [None])
+        self._supervision.heard(self._key)
 
-    async def _supervise(self) -> None:
-        period = self.camera.supervision_s or 0
-        while True:
-            await asyncio.sleep(min(1.0, period / 4))
-            await self.check_supervision()
+    async def _send_supervision(self, events: list[EventIn]) -> None:
+        await self._accept(events, self._actor, raw=[None] * len(events))
 
     async def check_supervision(self) -> None:
-        """Raise the communication failure if the camera has been silent too long."""
-        period = self.camera.supervision_s
-        if period and not self.down and self._monotonic() - self.last_heard > period:
-            self.down = True
-            await self._send([self._comm_event("active")], [None])
+        """Raise the comm failure of a camera silent too long; store pending supervision events.
 
-    def _comm_event(self, condition: Literal["active", "cleared"]) -> EventIn:
+        The background task does this every second; tests call it after moving the clock.
+        """
+        await self._supervision.check()
+
+    def _comm_event(self, condition: Condition, episode: datetime, at: datetime) -> EventIn:
         return EventIn(
             type="tech.comm_failure",
             method="equipment",
-            source=f"{self.camera.vendor}:{self.camera.name}",
+            source=self._key,
             site=self.camera.site,
             condition=condition,
-            occurred_at=datetime.now(tz=UTC),
+            occurred_at=at,
             description=f"camera {self.camera.name} event stream {'silent' if condition == 'active' else 'back'}",
+            external_id=f"supervision:{int(episode.timestamp() * 1_000_000)}:{condition}",
         )

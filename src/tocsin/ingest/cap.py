@@ -1,10 +1,11 @@
 """OASIS CAP 1.2 in: alert documents, and the Atom/RSS feeds that list them, into events.
 
 :func:`parse_cap` reads one ``<alert>`` into ``EventIn``s; :func:`parse_cap_feed` and
-:func:`parse_cap_feed_alerts` read a feed into the alert links to fetch and the alerts
-embedded in it. Fetching, polling and remembering what was seen are the poller's; mapping
-event types to alarm types is ``data/mappings/frigate_cap.toml``'s; writing CAP is
-:mod:`tocsin.report.cap`'s.
+:func:`parse_cap_feed_alerts` (from :mod:`.cap_feed`) read a feed into the alert links to
+fetch and the alerts embedded in it; single values (times, polygons, circles) and the
+hardened XML reader are :mod:`.cap_values`'s. All are re-exported here. Fetching,
+polling and remembering what was seen are the poller's; mapping event types to alarm
+types is ``data/mappings/frigate_cap.toml``'s; writing CAP is :mod:`tocsin.report.cap`'s.
 
 XML is read through :mod:`defusedxml` with DTDs forbidden, so no entity expansion (billion
 laughs) and no external entity or DTD is ever resolved. Input is checked against the
@@ -44,19 +45,29 @@ read (default: the first block's). Every event of one alert has ``external_id``
 
 from __future__ import annotations
 
-import copy
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Any, NoReturn
-from xml.etree.ElementTree import Element, ParseError, tostring
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from xml.etree.ElementTree import Element
 
 import msgspec
-from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
-from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
-from tocsin.errors import DecodeError, FieldError, PayloadTooLarge
+from tocsin.ingest.cap_feed import MAX_DEPTH, MAX_FEED_BYTES, MAX_FEED_ITEMS, parse_cap_feed, parse_cap_feed_alerts
+from tocsin.ingest.cap_values import (
+    CAP_NAMESPACE,
+    CapDecodeError,
+    Point,
+    cap_error,
+    cap_fail,
+    cap_tag,
+    parse_cap_circle,
+    parse_cap_polygon,
+    parse_cap_time,
+    polygon_centroid,
+    read_xml,
+)
 from tocsin.model import CATEGORIES, EventIn
 
 __all__ = (
@@ -81,17 +92,10 @@ __all__ = (
     "parse_cap_time",
 )
 
-CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_CAP_BYTES = 1 << 20
 """Default bound on one alert document (1 MiB)."""
-MAX_FEED_BYTES = 8 << 20
-"""Default bound on one feed document (8 MiB: national Atom feeds run to megabytes)."""
-MAX_FEED_ITEMS = 10_000
-"""Most entries or items one feed may list."""
 MAX_INFO_BLOCKS = 64
 """Most ``<info>`` blocks one alert may carry."""
-MAX_DEPTH = 32
-"""Deepest element nesting an embedded alert may have (CAP needs 5, a signature a few more)."""
 _MAX_PARAMETERS = 20
 _MAX_POLYGON_TEXT = 1000
 _MAX_EVENT_SLUG = 100
@@ -105,179 +109,10 @@ URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 
-_ATOM = "http://www.w3.org/2005/Atom"
-_RSS1 = "http://purl.org/rss/1.0/"
-_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _CAP_OTHER = re.compile(r"^urn:oasis:names:tc:emergency:cap:(\d+\.\d+)$")
-_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)([+-])(\d\d):(\d\d)$")
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
-_PAIR = re.compile(rf"^({_NUMBER}),({_NUMBER})$")
-_CIRCLE = re.compile(rf"^({_NUMBER}),({_NUMBER})\s+({_NUMBER})$")
 _FORBIDDEN_ID = re.compile(r"[\s,<&]")
 _NOT_WORD = re.compile(r"[\W_]+")
 _SPACE = re.compile(r"\s+")
-
-Point = tuple[float, float]
-
-
-class CapDecodeError(DecodeError):
-    """The bytes are not a CAP 1.2 alert (or a feed) that can be read.
-
-    ``detail`` reads ``<path>: <problem>``; ``errors`` holds the same as one
-    :class:`~tocsin.errors.FieldError` with ``path`` set, for the API's error body.
-    """
-
-
-def _error(path: str, message: str) -> CapDecodeError:
-    return CapDecodeError(f"{path}: {message}", errors=[FieldError(message=message, path=path)])
-
-
-def _fail(path: str, message: str) -> NoReturn:
-    raise _error(path, message)
-
-
-def _q(name: str, ns: str = CAP_NAMESPACE) -> str:
-    return f"{{{ns}}}{name}"
-
-
-def _parse_xml(body: bytes, max_bytes: int, what: str) -> Element:
-    if len(body) > max_bytes:
-        raise PayloadTooLarge(f"{what} is {len(body)} bytes; the limit is {max_bytes}")
-    try:
-        root: Element = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        # DTDs are never needed by CAP, Atom or RSS; refusing them is what stops entity bombs.
-        raise _error(what, f"DTDs and entities are not accepted ({type(exc).__name__})") from exc
-    except ParseError as exc:
-        raise _error(what, f"not well-formed XML ({exc})") from exc
-    except (LookupError, ValueError) as exc:  # unknown encoding declaration, bad bytes
-        raise _error(what, f"unreadable XML ({exc})") from exc
-    return root
-
-
-# --- the grammar of single values ----------------------------------------------------------------
-
-
-def parse_cap_time(text: str, path: str = "time") -> datetime:
-    """Read a CAP ``dateTime``: ``YYYY-MM-DDThh:mm:ss`` and a numeric offset, no fraction.
-
-    Args:
-        text: the element's text, surrounding whitespace allowed.
-        path: where it came from, for the error message.
-
-    Returns:
-        An aware datetime (``-00:00`` and ``+00:00`` are UTC).
-
-    Raises:
-        CapDecodeError: a ``Z`` designator, fractional seconds, a missing offset or an
-            impossible date.
-    """
-    value = text.strip()
-    match = _TIME.match(value)
-    if match is None:
-        if value.endswith(("Z", "z")):
-            _fail(path, f"{value!r} uses 'Z'; CAP times need a numeric offset (UTC is written -00:00)")
-        if re.search(r":\d\d\.\d", value):
-            _fail(path, f"{value!r} has fractional seconds, which CAP does not allow")
-        _fail(path, f"{value!r} is not a CAP time (YYYY-MM-DDThh:mm:ss+hh:mm)")
-    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
-    offset = timedelta(hours=int(off_h), minutes=int(off_m))
-    try:
-        zone = timezone(-offset if sign == "-" else offset)
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
-    except ValueError as exc:
-        raise _error(path, f"{value!r} is not a real time ({exc})") from exc
-
-
-def _coordinate(lat_text: str, lon_text: str, path: str) -> Point:
-    lat, lon = float(lat_text), float(lon_text)
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        _fail(path, f"{lat_text},{lon_text} is outside WGS 84 range (lat ±90, lon ±180)")
-    return lat, lon
-
-
-def parse_cap_polygon(text: str, path: str = "polygon") -> list[Point]:
-    """Read a CAP polygon: whitespace-separated ``lat,lon`` pairs, ≥ 4, first == last.
-
-    Args:
-        text: the element's text.
-        path: where it came from, for the error message.
-
-    Returns:
-        The points as ``(lat, lon)``, the closing point included.
-
-    Raises:
-        CapDecodeError: a pair that is not two decimals, a point out of range, fewer
-            than four points, or a first point that differs from the last.
-    """
-    points: list[Point] = []
-    for token in text.split():
-        match = _PAIR.match(token)
-        if match is None:
-            _fail(path, f"{token[:40]!r} is not a 'lat,lon' pair")
-        points.append(_coordinate(match[1], match[2], path))
-    if len(points) < 4:
-        _fail(path, f"polygon has {len(points)} points; CAP needs at least 4, the first repeated as the last")
-    if points[0] != points[-1]:
-        first, last = points[0], points[-1]
-        _fail(path, f"polygon is not closed: first point {first[0]},{first[1]} differs from last {last[0]},{last[1]}")
-    return points
-
-
-def parse_cap_circle(text: str, path: str = "circle") -> tuple[float, float, float]:
-    """Read a CAP circle: ``lat,lon radius`` with the radius in kilometres.
-
-    Args:
-        text: the element's text.
-        path: where it came from, for the error message.
-
-    Returns:
-        ``(lat, lon, radius_km)``.
-
-    Raises:
-        CapDecodeError: not that shape, a point out of range or a negative radius.
-    """
-    match = _CIRCLE.match(text.strip())
-    if match is None:
-        _fail(path, f"{text.strip()[:60]!r} is not a CAP circle ('lat,lon radius_km')")
-    lat, lon = _coordinate(match[1], match[2], path)
-    radius = float(match[3])
-    if radius < 0:
-        _fail(path, f"radius {match[3]} is negative")
-    return lat, lon, radius
-
-
-def _polygon_centroid(points: Sequence[Point]) -> Point:
-    """Area centroid of a closed ``(lat, lon)`` ring, computed in the plane of degrees.
-
-    Good for the size of warning areas; a ring crossing the antimeridian is unwrapped
-    first. A degenerate ring (no area) gives the mean of its vertices.
-    """
-    ring = list(points[:-1]) if len(points) > 1 and points[0] == points[-1] else list(points)
-    lons = [lon for _, lon in ring]
-    wrap = max(lons) - min(lons) > 180.0
-    unwrapped = [lon + 360.0 if wrap and lon < 0 else lon for lon in lons]
-    # Relative to the first vertex, so the cross products do not cancel in floating point.
-    x0, y0 = unwrapped[0], ring[0][0]
-    xs = [x - x0 for x in unwrapped]
-    ys = [lat - y0 for lat, _ in ring]
-    area2 = cx = cy = 0.0
-    for i in range(len(ring)):
-        j = (i + 1) % len(ring)
-        cross = xs[i] * ys[j] - xs[j] * ys[i]
-        area2 += cross
-        cx += (xs[i] + xs[j]) * cross
-        cy += (ys[i] + ys[j]) * cross
-    if abs(area2) < 1e-14:
-        lat, lon = y0 + sum(ys) / len(ys), x0 + sum(xs) / len(xs)
-    else:
-        lat, lon = y0 + cy / (3.0 * area2), x0 + cx / (3.0 * area2)
-    if lon > 180.0:
-        lon -= 360.0
-    return max(-90.0, min(90.0, lat)), max(-180.0, min(180.0, lon))
-
-
-# --- reading elements -----------------------------------------------------------------------------
 
 
 class _Node:
@@ -290,7 +125,7 @@ class _Node:
         self.path = path
 
     def children(self, name: str) -> list[_Node]:
-        found = [c for c in self.el if c.tag == _q(name)]
+        found = [c for c in self.el if c.tag == cap_tag(name)]
         return [
             _Node(c, f"{self.path}/{name}[{i + 1}]" if len(found) > 1 else f"{self.path}/{name}")
             for i, c in enumerate(found)
@@ -299,15 +134,15 @@ class _Node:
     def text(self, name: str, *, required: bool = False, collapse: bool = True) -> str | None:
         found = self.children(name)
         if len(found) > 1:
-            _fail(f"{self.path}/{name}", "appears more than once")
+            cap_fail(f"{self.path}/{name}", "appears more than once")
         if not found:
             if required:
-                _fail(f"{self.path}/{name}", "required element is missing")
+                cap_fail(f"{self.path}/{name}", "required element is missing")
             return None
         raw = found[0].el.text or ""
         value = _SPACE.sub(" ", raw).strip() if collapse else raw.strip()
         if required and not value:
-            _fail(found[0].path, "required element is empty")
+            cap_fail(found[0].path, "required element is empty")
         return value or None
 
     def texts(self, name: str) -> list[tuple[str, str]]:
@@ -319,7 +154,7 @@ class _Node:
         if name == "certainty" and value == "Very Likely":
             return "Likely"  # CAP 1.2 §3.2.2: CAP 1.0's "Very Likely" is to be read as "Likely"
         if value not in allowed:
-            _fail(f"{self.path}/{name}", f"{value[:40]!r} is not one of {', '.join(allowed)}")
+            cap_fail(f"{self.path}/{name}", f"{value[:40]!r} is not one of {', '.join(allowed)}")
         return value
 
     def time(self, name: str) -> datetime | None:
@@ -341,9 +176,9 @@ def _checked_id(node: _Node, name: str) -> str:
     value = node.text(name, required=True, collapse=False)
     assert value is not None
     if _FORBIDDEN_ID.search(value):
-        _fail(f"{node.path}/{name}", f"{value[:60]!r} contains a space, comma, '<' or '&', which CAP forbids")
+        cap_fail(f"{node.path}/{name}", f"{value[:60]!r} contains a space, comma, '<' or '&', which CAP forbids")
     if len(value) > _MAX_ID:
-        _fail(f"{node.path}/{name}", f"longer than {_MAX_ID} characters")
+        cap_fail(f"{node.path}/{name}", f"longer than {_MAX_ID} characters")
     return value
 
 
@@ -385,16 +220,16 @@ class _Alert(msgspec.Struct, frozen=True):
 
 
 def _root(body: bytes, max_bytes: int) -> _Node:
-    root = _parse_xml(body, max_bytes, "alert")
-    if root.tag == _q("alert"):
+    root = read_xml(body, max_bytes, "alert")
+    if root.tag == cap_tag("alert"):
         return _Node(root, "alert")
     ns, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     other = _CAP_OTHER.match(ns)
     if local == "alert" and other:
-        _fail("alert", f"CAP {other[1]} namespace {ns!r}; only CAP 1.2 ({CAP_NAMESPACE}) is read")
+        cap_fail("alert", f"CAP {other[1]} namespace {ns!r}; only CAP 1.2 ({CAP_NAMESPACE}) is read")
     if local == "alert":
-        _fail("alert", f"namespace {ns or 'none'!r} is not CAP 1.2's {CAP_NAMESPACE!r}")
-    _fail(local[:40] or "document", f"root element is not a CAP 1.2 <alert> in namespace {CAP_NAMESPACE!r}")
+        cap_fail("alert", f"namespace {ns or 'none'!r} is not CAP 1.2's {CAP_NAMESPACE!r}")
+    cap_fail(local[:40] or "document", f"root element is not a CAP 1.2 <alert> in namespace {CAP_NAMESPACE!r}")
 
 
 def _read_alert(node: _Node) -> _Alert:
@@ -430,7 +265,7 @@ def _shapes(info: _Node) -> tuple[Point | None, dict[str, str]]:
         attrs["circle"] = text
         location = (lat, lon)
     if polygons:
-        location = location or _polygon_centroid(polygons[0])
+        location = location or polygon_centroid(polygons[0])
         points = [p for polygon in polygons for p in polygon]
         south, north = min(p[0] for p in points), max(p[0] for p in points)
         west, east = min(p[1] for p in points), max(p[1] for p in points)
@@ -494,7 +329,7 @@ def _enums(info: _Node, name: str, allowed: Sequence[str]) -> list[str]:
     values = []
     for path, text in info.texts(name):
         if text not in allowed:
-            _fail(path, f"{text[:40]!r} is not one of {', '.join(allowed)}")
+            cap_fail(path, f"{text[:40]!r} is not one of {', '.join(allowed)}")
         values.append(text)
     return values
 
@@ -502,7 +337,7 @@ def _enums(info: _Node, name: str, allowed: Sequence[str]) -> list[str]:
 def _info_event(info: _Node, index: int, alert: _Alert) -> dict[str, Any]:
     categories = _enums(info, "category", CATEGORIES)
     if not categories:
-        _fail(f"{info.path}/category", "required element is missing (at least one)")
+        cap_fail(f"{info.path}/category", "required element is missing (at least one)")
     event = info.text("event", required=True) or ""
     head = {
         "language": info.text("language") or "en-US",
@@ -571,7 +406,7 @@ def parse_cap(body: bytes, *, max_bytes: int = MAX_CAP_BYTES, language: str | No
     alert = _read_alert(root)
     infos = root.children("info")
     if len(infos) > MAX_INFO_BLOCKS:
-        _fail("alert/info", f"{len(infos)} info blocks; at most {MAX_INFO_BLOCKS} are read")
+        cap_fail("alert/info", f"{len(infos)} info blocks; at most {MAX_INFO_BLOCKS} are read")
     raw = [_info_event(info, i, alert) for i, info in enumerate(infos)]
     if not infos or alert.status in ("System", "Draft") or alert.msg_type in ("Ack", "Error"):
         return []
@@ -579,125 +414,4 @@ def parse_cap(body: bytes, *, max_bytes: int = MAX_CAP_BYTES, language: str | No
     try:
         return [msgspec.convert(ev, EventIn) for ev in raw if ev["attributes"]["language"] == lang]
     except msgspec.ValidationError as exc:
-        raise _error("alert", f"does not make a valid event ({exc})") from exc
-
-
-# --- feeds ----------------------------------------------------------------------------------------
-
-
-def _http(url: str | None) -> str | None:
-    url = (url or "").strip()
-    return url if url.lower().startswith(("http://", "https://")) and not _SPACE.search(url) else None
-
-
-def _atom_link(entry: Element) -> str | None:
-    best: tuple[int, str] | None = None
-    for link in entry.iter(_q("link", _ATOM)):
-        href = _http(link.get("href"))
-        kind, rel = (link.get("type") or "").lower(), link.get("rel") or "alternate"
-        if href is None or rel not in ("alternate", "enclosure", "related"):
-            continue
-        rank = 0 if "cap" in kind else 1 if "xml" in kind else 2 if rel == "alternate" else 3
-        if best is None or rank < best[0]:
-            best = (rank, href)
-    if best is not None:
-        return best[1]
-    ident = entry.find(_q("id", _ATOM))
-    return _http(ident.text if ident is not None else None)
-
-
-def _rss_link(item: Element, ns: str) -> str | None:
-    for enclosure in item.iter("enclosure"):
-        if "cap" in (enclosure.get("type") or "").lower() and (url := _http(enclosure.get("url"))):
-            return url
-    link = item.find(f"{{{ns}}}link" if ns else "link")
-    if link is not None and (url := _http(link.text)):
-        return url
-    guid = item.find("guid")
-    if guid is not None and guid.get("isPermaLink", "true") != "false":
-        return _http(guid.text)
-    return None
-
-
-def _entries(body: bytes, max_bytes: int) -> Iterator[tuple[Element, str | None]]:
-    """Each entry/item of an Atom, RSS 2.0 or RSS 1.0 feed with its link; a bare alert is one."""
-    root = _parse_xml(body, max_bytes, "feed")
-    if root.tag == _q("feed", _ATOM):
-        items = [(e, _atom_link(e)) for e in root.iter(_q("entry", _ATOM))]
-    elif root.tag == "rss":
-        items = [(i, _rss_link(i, "")) for i in root.iter("item")]
-    elif root.tag == _q("RDF", _RDF):
-        items = [(i, _rss_link(i, _RSS1)) for i in root.iter(_q("item", _RSS1))]
-    elif root.tag == _q("alert"):
-        items = [(Element("entry"), None)]
-        items[0][0].append(root)
-    else:
-        _fail("feed", f"root element {root.tag[:80]!r} is not an Atom feed, RSS feed or CAP 1.2 alert")
-    if len(items) > MAX_FEED_ITEMS:
-        raise PayloadTooLarge(f"feed lists {len(items)} entries; the limit is {MAX_FEED_ITEMS}")
-    yield from items
-
-
-def parse_cap_feed(body: bytes, *, max_bytes: int = MAX_FEED_BYTES) -> list[str]:
-    """The CAP alert links of an Atom, RSS 2.0 or RSS 1.0 feed, for the poller to fetch.
-
-    Per entry one link: an Atom ``<link>`` whose ``type`` names CAP (``application/cap+xml``),
-    else one with an XML type, else the ``alternate`` one, else an ``<id>`` that is a URL;
-    an RSS ``<enclosure>`` of a CAP type, else ``<link>``, else a permalink ``<guid>``.
-    Only absolute ``http``/``https`` URLs are returned (no ``file:`` or relative ones),
-    each once, in feed order. Entries that embed their alert are read by
-    :func:`parse_cap_feed_alerts`; they are listed here too when they carry a link.
-
-    Args:
-        body: the feed document.
-        max_bytes: bound on ``len(body)``.
-
-    Returns:
-        The links, deduplicated, in order.
-
-    Raises:
-        PayloadTooLarge: over ``max_bytes`` or ``MAX_FEED_ITEMS`` entries.
-        CapDecodeError: not well-formed, or not an Atom/RSS feed.
-    """
-    links = dict.fromkeys(link for _, link in _entries(body, max_bytes) if link)
-    return list(links)
-
-
-def _depth(root: Element) -> int:
-    deepest, stack = 0, [(root, 1)]
-    while stack:
-        element, level = stack.pop()
-        deepest = max(deepest, level)
-        if level <= MAX_DEPTH:  # no need to walk further than the bound
-            stack.extend((child, level + 1) for child in element)
-    return deepest
-
-
-def parse_cap_feed_alerts(body: bytes, *, max_bytes: int = MAX_FEED_BYTES) -> list[bytes]:
-    """The CAP 1.2 ``<alert>`` documents embedded in a feed's entries, each ready for :func:`parse_cap`.
-
-    A bare alert document counts as a feed of one. Alerts carried as escaped text are not
-    read (their entry's link is, by :func:`parse_cap_feed`).
-
-    Args:
-        body: the feed document.
-        max_bytes: bound on ``len(body)``.
-
-    Returns:
-        Each embedded alert serialised as UTF-8 XML, in feed order.
-
-    Raises:
-        PayloadTooLarge: over ``max_bytes`` or ``MAX_FEED_ITEMS`` entries.
-        CapDecodeError: not well-formed, not an Atom/RSS feed, or an embedded alert nested
-            deeper than ``MAX_DEPTH``.
-    """
-    alerts = []
-    for entry, _ in _entries(body, max_bytes):
-        for alert in entry.iter(_q("alert")):
-            # Serialising recurses once per level; a hostile feed could nest past the stack.
-            if _depth(alert) > MAX_DEPTH:
-                _fail("feed", f"an embedded alert nests deeper than {MAX_DEPTH} elements")
-            alone = copy.copy(alert)  # shallow: only to drop the tail text that follows it
-            alone.tail = None
-            alerts.append(tostring(alone, encoding="utf-8"))
-    return alerts
+        raise cap_error("alert", f"does not make a valid event ({exc})") from exc

@@ -1,11 +1,12 @@
 """The SIA DC-09 receiver: alarm panels' TCP and UDP frames in, ACK/NAK/DUH out, events stored.
 
-Owns the sockets, the per-connection reassembly, the reply decision for each frame, the
-turning of SIA-DCS and ADM-CID data into :class:`~tocsin.model.EventIn`, and line
-supervision (a ``tech.comm_failure`` event when an account falls silent, a cleared one
-when it reports again). It does not parse bytes (:mod:`.sia_codec`, :mod:`.sia_payload`),
-map codes (:mod:`.sia_codes`), judge or store events: every event goes through the one
-``accept`` door, which guards and commits durably before it returns.
+Owns the sockets, the per-connection reassembly, the reply decision for each frame and
+the accounts' line supervision (a ``tech.comm_failure`` event when an account falls
+silent, a cleared one when it reports again; deadlines in :mod:`.supervision`). It does
+not parse bytes (:mod:`.sia_codec`, :mod:`.sia_payload`), make events of a frame
+(:mod:`.sia_events`), map codes (:mod:`.sia_codes`), judge or store events: every event
+goes through the one ``accept`` door (batched by :mod:`.sia_batch`), which guards and
+commits durably before it returns.
 
 How each frame is answered (first matching row wins)::
 
@@ -49,12 +50,10 @@ blocks the loop.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, cast
 
@@ -62,6 +61,7 @@ import msgspec
 from msgspec import Meta
 
 from tocsin.errors import ConfigError, IngestError, StoreUnavailable
+from tocsin.ingest.sia_batch import Accept, FrameBatcher
 from tocsin.ingest.sia_codec import (
     FrameBuffer,
     SiaDecodeError,
@@ -74,10 +74,10 @@ from tocsin.ingest.sia_codec import (
     parse_frame,
     timestamp_ok,
 )
-from tocsin.ingest.sia_codes import classify_cid, classify_sia, describe_cid, describe_sia, sia_address_kind
 from tocsin.ingest.sia_crypto import decode_text
-from tocsin.ingest.sia_payload import parse_adm_cid, parse_sia_dcs
-from tocsin.model import Actor, Condition, EventIn, Scalar
+from tocsin.ingest.sia_events import RETRANSMIT_WINDOW_S, Unprocessable, frame_events, frame_external_id
+from tocsin.ingest.supervision import DEFAULT_GRACE_S, Supervisor
+from tocsin.model import Actor, Condition, EventIn
 
 __all__ = (
     "READ_CHUNK",
@@ -95,10 +95,8 @@ __all__ = (
 
 log = logging.getLogger(__name__)
 
-SUPERVISION_GRACE_S = 5.0
+SUPERVISION_GRACE_S = DEFAULT_GRACE_S
 """Extra seconds after ``supervision_s`` before a silent account is declared failed."""
-RETRANSMIT_WINDOW_S = 600
-"""Width of the receipt-time bucket in an event's external id (see :func:`frame_external_id`)."""
 STOP_GRACE_S = 2.0
 """How long ``stop`` lets a frame already being handled finish (and be ACKed)."""
 READ_CHUNK = 16 * 1024
@@ -106,12 +104,7 @@ READ_CHUNK = 16 * 1024
 
 _LINK_TESTS = frozenset({"NULL", "XNM"})
 _EVENT_TOKENS = frozenset({"SIA-DCS", "ADM-CID"})
-_MAX_TEXT = 1000
-# Header fields an address kind must not overwrite ("LT" addresses a phone *line*).
-_RESERVED_ATTRIBUTES = frozenset({"account", "sequence", "receiver", "line", "code", "text", "condition", "mfrdef"})
 _SUPERVISION_ACTOR = Actor(name="sia:supervision", role="device")
-_RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
-_MAX_INFLIGHT = 1  # accept calls at once: the store commits serially, so more only shrinks batches
 
 
 class SiaAccount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -168,34 +161,9 @@ class SiaMetrics(msgspec.Struct):
     junk_bytes: int = 0
 
 
-Accept = Callable[[Sequence[EventIn], Actor, Sequence[str | None]], Awaitable[list[tuple[int, int | None]]]]
-"""tocsin's ingest door: guard, commit durably, return (event id, incident id) per event.
-
-Raises :class:`~tocsin.errors.StoreUnavailable` when overloaded, an
-:class:`~tocsin.errors.IngestError` when the events are refused.
-"""
-
-
 def utcnow() -> datetime:
     """The current time, UTC, timezone-aware."""
     return datetime.now(UTC)
-
-
-def frame_external_id(account: str, frame: SiaFrame, index: int, received: datetime) -> str:
-    """The external id of the ``index``-th event of a frame: equal for a retransmission.
-
-    ``{account}:{sequence}:{index}:{tag}``. The sequence alone is not enough: it wraps at
-    9999 and many panels restart it at 0001 on power-up, so a new alarm would be taken
-    for a copy of an old one and silently not stored. ``tag`` hashes what a resend
-    repeats (the token and the decrypted data block) with the receipt time in
-    :data:`RETRANSMIT_WINDOW_S` buckets; the timestamp and extended data are left out, as
-    a resend may carry new ones. A resend that straddles a bucket edge is stored twice: a
-    duplicate event in the same incident, never a lost one.
-    """
-    bucket = int(received.timestamp()) // RETRANSMIT_WINDOW_S
-    seed = f"{frame.token.upper()}\x00{frame.data}\x00{bucket}".encode()
-    tag = hashlib.blake2b(seed, digest_size=5).hexdigest()
-    return f"{account}:{frame.sequence}:{index}:{tag}"
 
 
 def _parse_address(text: str, what: str) -> tuple[str, int]:
@@ -206,27 +174,9 @@ def _parse_address(text: str, what: str) -> tuple[str, int]:
 
 
 class _Account:
-    """An account as the receiver uses it: canonical id, key bytes, and line-supervision state.
+    """An account as the receiver uses it: canonical id, key bytes, supervision period."""
 
-    Supervision keeps one outage (``episode``, when it was declared) and how many of its
-    two events are stored (``sent``: 0 none, 1 the active one, 2 active and cleared), so
-    retries after an unavailable store need no queue and memory stays constant.
-    """
-
-    __slots__ = (
-        "actor",
-        "after",
-        "before",
-        "deadline",
-        "down",
-        "episode",
-        "id",
-        "key",
-        "period",
-        "sent",
-        "site",
-        "up_at",
-    )
+    __slots__ = ("actor", "after", "before", "id", "key", "period", "site")
 
     def __init__(self, conf: SiaAccount) -> None:
         self.id = conf.id.upper()
@@ -236,16 +186,9 @@ class _Account:
         self.after = conf.window_after_s
         self.period = conf.supervision_s
         self.actor = Actor(name=f"sia:{self.id}", role="device")
-        self.deadline = 0.0  # monotonic time by which the next report is due
-        self.down = False
-        self.episode: datetime | None = None
-        self.up_at: datetime | None = None
-        self.sent = 0
 
-    def supervision_event(self, condition: Condition) -> EventIn:
-        """The comm-failure event of the current episode: raised (active) or ended (cleared)."""
-        assert self.episode is not None
-        at = self.episode if condition == "active" else (self.up_at or self.episode)
+    def supervision_event(self, condition: Condition, episode: datetime, at: datetime) -> EventIn:
+        """The comm-failure event of an outage: raised (active) or ended (cleared)."""
         verb = "stopped reporting" if condition == "active" else "reports again"
         return EventIn(
             type="tech.comm_failure",
@@ -256,205 +199,8 @@ class _Account:
             condition=condition,
             description=f"SIA account {self.id} {verb} (supervision every {self.period} s)",
             attributes={"account": self.id, "supervision_s": self.period},
-            external_id=f"{self.id}:supervision:{int(self.episode.timestamp())}:{condition}",
+            external_id=f"{self.id}:supervision:{int(episode.timestamp())}:{condition}",
         )
-
-
-class _Unprocessable(Exception):
-    """A frame read correctly whose content we cannot make events of: answered with DUH."""
-
-
-def _text(*candidates: str | None) -> str | None:
-    for value in candidates:
-        if value:
-            return value
-    return None
-
-
-def _frame_events(frame: SiaFrame, account: _Account, received: datetime) -> list[EventIn]:
-    """The events of a verified SIA-DCS or ADM-CID frame, in the order sent.
-
-    Raises:
-        _Unprocessable: no event could be read from the data block.
-    """
-    base: dict[str, Scalar] = {"account": account.id, "sequence": frame.sequence}
-    if frame.receiver is not None:
-        base["receiver"] = frame.receiver
-    if frame.line is not None:
-        base["line"] = frame.line
-    xtext = next(iter(frame.xdata("I")), None)
-    # (alarm-type key, condition, fallback type, attributes, code name, text)
-    found: list[tuple[str | None, Condition, str, dict[str, Scalar], str | None, str | None]] = []
-    if frame.token.upper() == "SIA-DCS":
-        for dcs in parse_sia_dcs(frame.data):
-            key, condition = classify_sia(dcs.code)
-            attrs = {**base, "code": dcs.code}
-            if dcs.address:
-                kind = sia_address_kind(dcs.code)
-                attrs["address" if kind is None or kind in _RESERVED_ATTRIBUTES else kind] = dcs.address
-            if dcs.area is not None:
-                attrs.setdefault("area", dcs.area)
-            if dcs.area_name:
-                attrs["area_name"] = dcs.area_name
-            if "id" in dcs.modifiers:
-                attrs.setdefault("user", dcs.modifiers["id"])
-            text = _text(dcs.text, dcs.ascii_text, xtext)
-            found.append((key, condition, f"sia.{dcs.code}", attrs, describe_sia(dcs.code), text))
-    else:
-        try:
-            cid = parse_adm_cid(frame.data)
-        except SiaDecodeError as exc:
-            raise _Unprocessable(exc.detail) from exc
-        key, condition = classify_cid(cid.qualifier, cid.code)
-        attrs = {**base, "code": cid.code, "qualifier": cid.qualifier}
-        if cid.group != "00":
-            attrs["partition"] = cid.group
-        attrs["user" if cid.is_user else "zone"] = cid.zone_or_user
-        found.append((key, condition, f"cid.{cid.code}", attrs, describe_cid(cid.code), xtext))
-    if not found:
-        raise _Unprocessable("no event in the data block")
-    events = []
-    for index, (key, condition, fallback, attrs, name, text) in enumerate(found):
-        if text:
-            attrs["text"] = text[:_MAX_TEXT]
-        events.append(
-            EventIn(
-                type=key or fallback,
-                method="equipment",
-                source=f"sia:{account.id}",
-                site=account.site,
-                occurred_at=frame.timestamp or received,
-                condition=condition,
-                description=_describe(name, text),
-                attributes=attrs,
-                external_id=frame_external_id(account.id, frame, index, received),
-            )
-        )
-    return events
-
-
-def _describe(name: str | None, text: str | None) -> str | None:
-    if text:
-        return (f"{name}: {text}" if name else text)[:_MAX_TEXT]
-    return name
-
-
-class _Pending:
-    __slots__ = ("actor", "events", "future", "raw")
-
-    def __init__(
-        self,
-        events: list[EventIn],
-        actor: Actor,
-        raw: list[str | None],
-        future: asyncio.Future[None],
-    ) -> None:
-        self.events = events
-        self.actor = actor
-        self.raw = raw
-        self.future = future
-
-
-class _Batcher:
-    """Hands the events of frames that arrive together to ``accept`` in one call.
-
-    tocsin's ingest pays per call (a savepoint, a dedup query, an audit record), so one
-    frame per call caps a receiver at a few hundred frames/s however many panels talk to
-    it. Frames queue here while a call runs (:data:`_MAX_INFLIGHT`); the next call takes
-    everything waiting (up to ``max_events``), so batches grow with the load and a lone
-    frame goes at once. A batch of one account's frames is ingested as that account; a
-    batch of several accounts as ``sia:receiver`` (each event's ``source`` still names its
-    account). If ``accept`` refuses a batch (an :class:`IngestError`), each frame is
-    retried alone, so only the refused one is refused. Order of submission is kept.
-    """
-
-    def __init__(self, accept: Accept, max_events: int) -> None:
-        self._accept = accept
-        self._max_events = max_events
-        self._queue: collections.deque[_Pending] = collections.deque()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._scheduled = False
-
-    async def submit(self, events: list[EventIn], actor: Actor, raw: list[str | None]) -> None:
-        """Ingest one frame's events; returns once they are durable.
-
-        Raises:
-            whatever ``accept`` raised for them.
-        """
-        if self._max_events == 1:
-            await self._accept(events, actor, raw)
-            return
-        loop = asyncio.get_running_loop()
-        self._queue.append(_Pending(events, actor, raw, loop.create_future()))
-        pending = self._queue[-1]
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._pump)  # after this loop turn: frames read together go together
-        await pending.future
-
-    def _pump(self) -> None:
-        self._scheduled = False
-        while self._queue and len(self._inflight) < _MAX_INFLIGHT:
-            batch: list[_Pending] = []
-            count = 0
-            while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_events):
-                item = self._queue.popleft()
-                if not item.future.done():  # else its handler was cancelled (stop): not stored, not ACKed
-                    batch.append(item)
-                    count += len(item.events)
-            if not batch:
-                continue
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        if self._queue and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
-
-    async def _run(self, batch: list[_Pending]) -> None:
-        actors = {item.actor for item in batch}
-        actor = actors.pop() if len(actors) == 1 else _RECEIVER_ACTOR
-        events = [event for item in batch for event in item.events]
-        raw = [text for item in batch for text in item.raw]
-        try:
-            await self._accept(events, actor, raw)
-        except IngestError as exc:
-            if len(batch) == 1:
-                _settle(batch[0].future, exc)
-                return
-            for item in batch:  # find the refused frame(s): the others are fine
-                try:
-                    await self._accept(item.events, item.actor, item.raw)
-                except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
-                    _settle(item.future, one)
-                else:
-                    _settle(item.future, None)
-        except Exception as exc:  # noqa: BLE001 - handed to every waiter, who logs it
-            for item in batch:
-                _settle(item.future, exc)
-        else:
-            for item in batch:
-                _settle(item.future, None)
-
-    async def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for the calls in flight, then cancel the rest (``stop``)."""
-        if self._inflight:
-            _, late = await asyncio.wait(set(self._inflight), timeout=timeout)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-
-
-def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:
-    if future.done():  # its frame's handler was cancelled: nobody waits
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 def _peer(addr: Any) -> str:
@@ -523,27 +269,31 @@ class SiaReceiver:
         self.config = config
         self.metrics = metrics if metrics is not None else SiaMetrics()
         self._accept = accept
-        self._batcher = _Batcher(accept, config.max_batch_events)
+        self._batcher = FrameBatcher(accept, config.max_batch_events)
         self._clock = clock
-        self._monotonic = monotonic
-        self._grace = supervision_grace_s
-        self._tick = supervision_tick_s
         self._tcp_addr = _parse_address(config.tcp, "tcp") if config.tcp else None
         self._udp_addr = _parse_address(config.udp, "udp") if config.udp else None
+        self._supervision = Supervisor(
+            self._send_supervision,
+            what="sia account",
+            clock=clock,
+            monotonic=monotonic,
+            grace_s=supervision_grace_s,
+            tick_s=supervision_tick_s,
+            on_failure=self._supervision_failed,
+        )
         self._accounts: dict[str, _Account] = {}
         for conf in config.account:
             account = _Account(conf)
             if account.id in self._accounts:
                 raise ConfigError(f"SIA account {conf.id!r} is configured twice")
             self._accounts[account.id] = account
-        self._supervised = [a for a in self._accounts.values() if a.period is not None]
+            if account.period is not None:
+                self._supervision.watch(account.id, account.period, account.supervision_event)
         self._tcp_server: asyncio.Server | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
         self._datagrams: set[asyncio.Task[None]] = set()
-        self._supervisor: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._supervision_lock = asyncio.Lock()
         self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -571,10 +321,6 @@ class SiaReceiver:
             ConfigError: an address cannot be bound (in use, not local...).
         """
         loop = asyncio.get_running_loop()
-        now = self._monotonic()
-        for account in self._supervised:
-            assert account.period is not None
-            account.deadline = now + account.period + self._grace
         try:
             if self._tcp_addr is not None:
                 host, port = self._tcp_addr
@@ -587,8 +333,7 @@ class SiaReceiver:
         except OSError as exc:
             await self.stop()
             raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
-        if self._supervised:
-            self._supervisor = loop.create_task(self._supervise())
+        self._supervision.start()
         log.info(
             "sia receiver started",
             extra={"tcp": self.bound_tcp, "udp": self.bound_udp, "accounts": len(self._accounts)},
@@ -600,11 +345,7 @@ class SiaReceiver:
         A frame cut off is not ACKed: its panel resends it.
         """
         self._stopping = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+        await self._supervision.stop()
         if self._tcp_server is not None:
             self._tcp_server.close()
         for task, conn in list(self._connections.items()):
@@ -683,8 +424,8 @@ class SiaReceiver:
         if token not in _EVENT_TOKENS:
             return self._duh(frame, now, "token not processed", ctx)
         try:
-            events = _frame_events(frame, account, now)
-        except _Unprocessable as exc:
+            events = frame_events(frame, account.id, account.site, now)
+        except Unprocessable as exc:
             return self._duh(frame, now, str(exc), ctx)
         raw = decode_text(frame.raw.rstrip(b"\x00"))
         try:
@@ -718,14 +459,15 @@ class SiaReceiver:
     # -- line supervision ----------------------------------------------------------------
 
     def _heard(self, account: _Account) -> None:
-        if account.period is None:
-            return
-        account.deadline = self._monotonic() + account.period + self._grace
-        if account.down:
-            account.down = False
-            account.up_at = self._clock()
-            log.info("sia account reports again", extra={"account": account.id})
-            self._wake.set()  # send the cleared event now, not at the next tick
+        if account.period is not None:
+            self._supervision.heard(account.id)
+
+    def _supervision_failed(self, _account: str) -> None:
+        self.metrics.supervision_failures += 1
+
+    async def _send_supervision(self, events: list[EventIn]) -> None:
+        await self._accept(events, _SUPERVISION_ACTOR, [None] * len(events))
+        self.metrics.events += len(events)
 
     async def check_supervision(self) -> None:
         """Declare silent accounts failed and store the supervision events not yet stored.
@@ -733,45 +475,7 @@ class SiaReceiver:
         The background task runs this every ``supervision_tick_s`` and when an account comes
         back; a test may call it after moving the monotonic clock. Never raises.
         """
-        async with self._supervision_lock:
-            now = self._monotonic()
-            for account in self._supervised:
-                if not account.down and now > account.deadline:
-                    if account.episode is not None and account.sent == 1:
-                        log.warning("sia supervision: earlier outage's end not stored", extra={"account": account.id})
-                    account.down, account.episode, account.up_at, account.sent = True, self._clock(), None, 0
-                    self.metrics.supervision_failures += 1
-                    log.warning("sia account stopped reporting", extra={"account": account.id})
-            for account in self._supervised:
-                await self._flush(account)
-
-    async def _flush(self, account: _Account) -> None:
-        """Store the current episode's events in order; on failure, the next tick retries."""
-        while account.episode is not None and account.sent < (1 if account.down else 2):
-            episode = account.episode
-            event = account.supervision_event("active" if account.sent == 0 else "cleared")
-            try:
-                await self._accept([event], _SUPERVISION_ACTOR, [None])
-            except StoreUnavailable:
-                log.info("sia supervision event deferred: store unavailable", extra={"account": account.id})
-                return
-            except IngestError as exc:
-                log.error("sia supervision event refused", extra={"account": account.id, "error": exc.detail})
-            except Exception:
-                log.exception("sia supervision event failed; will retry", extra={"account": account.id})
-                return
-            else:
-                self.metrics.events += 1
-            if account.episode is episode:  # else a new outage began meanwhile: start over
-                account.sent += 1
-
-    async def _supervise(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._tick):
-                    await self._wake.wait()
-            self._wake.clear()
-            await self.check_supervision()
+        await self._supervision.check()
 
     # -- transports ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -114,15 +114,27 @@ def _split_body(text: str, frame: SiaFrame) -> tuple[str, tuple[tuple[str, str],
     return data, tuple(extended), rest[1:] if rest else None
 
 
+_TIMESTAMPS: dict[str, datetime | None] = {}
+_MAX_TIMESTAMPS = 256  # panels reporting in the same second send the same text: parse it once
+
+
 def _parse_timestamp(text: str | None) -> datetime | None:
-    match = _TIMESTAMP.fullmatch(text) if text is not None else None
+    if text is None:
+        return None
+    if text in _TIMESTAMPS:
+        return _TIMESTAMPS[text]
+    match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
     hour, minute, second, month, day, year = (int(group) for group in match.groups())
     try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        at: datetime | None = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
-        return None  # e.g. month 00 from a receiver that sent JavaScript's 0-based month
+        at = None  # e.g. month 00 from a receiver that sent JavaScript's 0-based month
+    if len(_TIMESTAMPS) >= _MAX_TIMESTAMPS:
+        _TIMESTAMPS.clear()
+    _TIMESTAMPS[text] = at
+    return at
 
 
 def _header(text: str, raw: bytes, sums: tuple[bool, str, str, bytes]) -> tuple[SiaFrame, str]:
@@ -216,6 +228,8 @@ def parse_frame(frame: bytes, *, key: bytes | KeyLookup | None = None) -> SiaFra
 
 
 def _utc(now: datetime) -> datetime:
+    if now.tzinfo is UTC:
+        return now
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (DC-09 timestamps are UTC)")
     return now.astimezone(UTC)
@@ -224,7 +238,8 @@ def _utc(now: datetime) -> datetime:
 def format_timestamp(now: datetime) -> str:
     """DC-09 timestamp text ``HH:MM:SS,MM-DD-YYYY`` in UTC (calendar month, 01-12)."""
     at = _utc(now)
-    return f"{at:%H:%M:%S},{at.month:02d}-{at.day:02d}-{at.year:04d}"
+    # Formatted field by field: strftime costs more than the rest of an ACK's text.
+    return f"{at.hour:02d}:{at.minute:02d}:{at.second:02d},{at.month:02d}-{at.day:02d}-{at.year:04d}"
 
 
 def _echo(req: SiaFrame) -> str:
@@ -325,5 +340,5 @@ def timestamp_ok(ts: datetime | None, now: datetime, *, before_s: int = 40, afte
     """
     if ts is None:
         return False
-    at = _utc(now)
-    return at - timedelta(seconds=before_s) <= _utc(ts) <= at + timedelta(seconds=after_s)
+    offset = (_utc(ts) - _utc(now)).total_seconds()
+    return -before_s <= offset <= after_s

@@ -3,8 +3,12 @@
 Tables, not logic: :data:`SIA_ALARM_TYPES` maps a DC-03 two-letter code to ``(alarm-type
 key, condition)``; :data:`CID_ALARM_TYPES` maps a DC-05 event code to a key, the condition
 coming from the qualifier (``3`` restore → cleared; ``1`` new and ``6`` still present →
-active). Codes that are not alarms (opening/closing, bypass, programming, access granted…)
-and alarms with no fitting tocsin type (untyped zone, freeze) map to None: the receiver
+active). Opening/closing (arming/disarming) reports are records, as a monitoring centre
+keeps them: they map to the priority-4 ``security.open_close`` and never clear anything (a
+closing is not the restore of an opening); a panel's own schedule exceptions (fail to
+close, late close, auto-arm failed) map to ``tech.fail_to_arm``. Codes that are not alarms
+(bypass, programming, access granted…) and alarms with no fitting tocsin type (untyped
+zone, freeze) map to None: the receiver
 still stores them as events ``sia.<CODE>`` / ``cid.<CODE>``, unknown ones end up as
 unclassified incidents, and nothing is dropped. Names come from ``_dcs_names`` and
 ``_cid_names``. Parsing the data block is :mod:`tocsin.ingest.sia_payload`'s job.
@@ -54,6 +58,8 @@ ALARM_TYPE_KEYS: Final = frozenset(
         "tech.ac_loss",
         "tech.trouble",
         "tech.test",
+        "tech.fail_to_arm",
+        "security.open_close",
     }
 )
 """The alarm-type keys of the default dictionary these tables map onto."""
@@ -110,6 +116,14 @@ SIA_ALARM_TYPES: Final[dict[str, tuple[str | None, Condition]]] = {
         "BJ BE FJ FV FQ KJ SJ GJ WJ MJ QJ PJ HJ ZJ UJ ER YH YJ YQ YZ IR OV AN PO XC",
     ),
     **_group("tech.test", "active", "RP RX TX RY BX FX GX"),
+    # Opening/closing: user, area, automatic, remote, keyswitch, early/late, after alarm, forced,
+    # perimeter (night) arming. Records, all "active": a closing never clears an opening.
+    **_group(
+        "security.open_close",
+        "active",
+        "OP CL OG CG OA CA OQ CQ OS CS OK CK OJ OH OL OR CR CF CW CP CE OC OI CT NL NM NF CB OB NB AF",
+    ),
+    **_group("tech.fail_to_arm", "active", "CI CD CJ OT CC"),
     # Alarms without a fitting tocsin type: unclassified, but their restores still clear.
     **_group(None, "active", "UA UG ZA"),
     **_group(None, "cleared", "UH UR ZH ZR DH"),
@@ -143,6 +157,9 @@ CID_ALARM_TYPES: Final[dict[str, str | None]] = {
         "427 428 432 922 924 927",
     ),
     **_keys("tech.test", "358 601 602 603 604 608"),
+    # 4xx open/close: qualifier 1 is an opening, 3 a closing (classify_cid never clears them).
+    **_keys("security.open_close", "400 401 402 403 404 405 406 407 408 409 441 442 443 444 450 451 452 453 456 459"),
+    **_keys("tech.fail_to_arm", "454 455"),
 }
 """Contact ID event code → alarm-type key. Codes not listed map to None."""
 

@@ -8,7 +8,8 @@ the commit, so the common path costs no extra read.
 
 Retries back off exponentially (1 s doubling, capped at 5 min, with jitter) within the
 hook's ``max_attempts`` budget; then the row is marked ``dead`` with its last error.
-Outcomes are written back in batches through the single writer.
+Outcomes are written back in batches through the single writer, and each batch of
+deliveries is audited as a disclosure (per hook: the outbox and incident ids).
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-import aiohttp
 import msgspec
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select
 
 from tocsin._internal.clock import now_us
 from tocsin.audit.log import AuditRecord, id_ranges
 from tocsin.config import WebhookConfig
 from tocsin.engine.state import OutboxItem
 from tocsin.errors import DeliveryError, StoreError
-from tocsin.notify.channels.webhook import new_session, send_webhook
+from tocsin.notify.channels.webhook import WebhookClient, new_session, send_webhook
+from tocsin.store import repo
 from tocsin.store.schema import outbox
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import Tx, Writer
+from tocsin.store.writer import Tx, Writer, deferred_only
 
 __all__ = ("OutboxDeliverer", "backoff_s")
 
@@ -41,13 +42,28 @@ MAX_CONCURRENCY = 64
 """Deliveries in flight at once, across all hooks."""
 
 
+class _OutcomeSink:
+    """Writes the delivery outcomes of every flush in a group commit with one statement."""
+
+    def flush(self, conn: Connection, items: list[list[dict[str, object]]]) -> None:
+        repo.record_outcomes(conn, [row for rows in items for row in rows])
+
+
+_OUTCOME_SINK = _OutcomeSink()
+
+
 def backoff_s(attempts: int) -> float:
     """Delay before attempt ``attempts + 1``: 1, 2, 4 … seconds, capped at 300, ±20 % jitter."""
     return float(min(300.0, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2))
 
 
 class OutboxDeliverer:
-    """Sends outbox items through their channels and records what happened."""
+    """Sends outbox items through their channels and records what happened.
+
+    ``audit`` appends disclosure records inside the outcome-recording writer job, and
+    like ``Runtime.audit_append`` it must write only through ``Tx.defer``: that job is
+    ``deferred_only``.
+    """
 
     def __init__(
         self,
@@ -55,7 +71,7 @@ class OutboxDeliverer:
         writer: Writer,
         hooks: Sequence[WebhookConfig],
         *,
-        session: aiohttp.ClientSession | None = None,
+        session: WebhookClient | None = None,
         observe: Callable[[str, str, float], None] | None = None,
         audit: Callable[[Tx, list[AuditRecord], int], None] | None = None,
     ) -> None:
@@ -139,7 +155,7 @@ class OutboxDeliverer:
                 self._observe(hook.label, exc.reason, time.perf_counter() - started)
                 if exc.retryable and attempts < hook.max_attempts:
                     delay = backoff_s(attempts)
-                    retry = OutboxItem(item.id, item.channel, item.payload, attempts)
+                    retry = OutboxItem(item.id, item.channel, item.payload, attempts, item.incident_id)
                     self._record(retry, "pending", exc.detail, next_us=now_us() + int(delay * 1e6))
                     self._schedule(retry, delay)
                 else:
@@ -152,10 +168,13 @@ class OutboxDeliverer:
                             "attempts": attempts,
                         },
                     )
-                    self._record(OutboxItem(item.id, item.channel, item.payload, attempts), "dead", exc.detail)
+                    dead = OutboxItem(item.id, item.channel, item.payload, attempts, item.incident_id)
+                    self._record(dead, "dead", exc.detail)
             else:
                 self._observe(hook.label, "delivered", time.perf_counter() - started)
-                self._record(OutboxItem(item.id, item.channel, item.payload, item.attempts + 1), "delivered", None)
+                self._disclosed.setdefault(hook.label, []).append((item.id, item.incident_id))
+                sent = OutboxItem(item.id, item.channel, item.payload, item.attempts + 1, item.incident_id)
+                self._record(sent, "delivered", None)
 
     def _record(self, item: OutboxItem, state: str, error: str | None, *, next_us: int | None = None) -> None:
         at = now_us()
@@ -182,20 +201,10 @@ class OutboxDeliverer:
             return
         done, self._done = self._done, []
         disclosed, self._disclosed = self._disclosed, {}
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                attempts=bindparam("b_attempts"),
-                last_error=bindparam("b_error"),
-                next_attempt_us=bindparam("b_next"),
-                delivered_us=bindparam("b_delivered"),
-            )
-        )
 
+        @deferred_only  # joins the group's ingest rows instead of splitting their statements
         def job(tx: Tx) -> None:
-            tx.conn.execute(stmt, done)
+            tx.defer(_OUTCOME_SINK, done)
             if self._audit is not None and disclosed:
                 records = [
                     AuditRecord(

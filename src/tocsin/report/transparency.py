@@ -16,7 +16,8 @@ import msgspec
 from sqlalchemy import Connection, and_, func, select
 
 from tocsin._internal.clock import from_us
-from tocsin.store.schema import alarm_type_changes, alarm_types, audit_records, events, incidents, timeline
+from tocsin.report.handling import handling_delays, quantile
+from tocsin.store.schema import alarm_type_changes, alarm_types, audit_records, events, incidents
 
 __all__ = ("Percentiles", "TransparencyReport", "build_report")
 
@@ -92,33 +93,11 @@ def _iso(us: int) -> str:
     return from_us(us).isoformat().replace("+00:00", "Z")
 
 
-def _percentiles(values: list[float]) -> Percentiles:
-    if not values:
-        return Percentiles(count=0, median_s=None, p90_s=None)
-    values.sort()
-
-    def at(q: float) -> float:
-        pos = q * (len(values) - 1)
-        lo = int(pos)
-        hi = min(lo + 1, len(values) - 1)
-        return round(values[lo] + (values[hi] - values[lo]) * (pos - lo), 3)
-
-    return Percentiles(count=len(values), median_s=at(0.5), p90_s=at(0.9))
-
-
 def _response_times(conn: Connection, action: str, start: int, end: int) -> Percentiles:
-    first = (
-        select(timeline.c.incident_id, func.min(timeline.c.at_us).label("at"))
-        .where(timeline.c.action == action)
-        .group_by(timeline.c.incident_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(first.c.at - incidents.c.opened_us)
-        .select_from(first.join(incidents, incidents.c.id == first.c.incident_id))
-        .where(and_(incidents.c.opened_us >= start, incidents.c.opened_us < end, incidents.c.exercise.is_(False)))
-    ).scalars()
-    return _percentiles([max(0, v) / 1e6 for v in rows])
+    delays = handling_delays(conn, [action], start, end)
+    if not delays:
+        return Percentiles(count=0, median_s=None, p90_s=None)
+    return Percentiles(count=len(delays), median_s=quantile(delays, 0.5), p90_s=quantile(delays, 0.9))
 
 
 def build_report(conn: Connection, *, start_us: int, end_us: int, now_us: int) -> TransparencyReport:

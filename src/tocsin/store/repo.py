@@ -8,7 +8,9 @@ statements, not thousands. Read functions build API structs from rows.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -22,6 +24,7 @@ __all__ = (
     "IncidentFilter",
     "bulk_write",
     "decode_cursor",
+    "driver_cursor",
     "encode_cursor",
     "find_existing",
     "get_incident",
@@ -29,10 +32,12 @@ __all__ = (
     "incident_from_row",
     "incident_timeline",
     "insert_alarm_types",
+    "insert_many",
     "list_alarm_types",
     "list_incidents",
     "load_open_incidents",
     "max_ids",
+    "record_outcomes",
 )
 
 Row = Mapping[Any, Any]
@@ -69,18 +74,29 @@ def find_existing(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tup
 
     Looks up by ``external_id`` (the leading column of the unique index) and checks the
     source in Python: a row-value IN list would not use the index on SQLite. The SQL is
-    written once per list length and dialect, skipping SQLAlchemy's per-call IN expansion.
+    written once per list length and dialect and run on the driver's own cursor: this runs
+    once per ingest request, and SQLAlchemy's result machinery costs more than the lookup.
     """
     wanted = set(keys)
     found: dict[tuple[str, str], tuple[int, int | None]] = {}
     ext_ids = sorted({ext for _, ext in keys})
+    cursor = driver_cursor(conn)
     for start in range(0, len(ext_ids), 500):
         chunk = ext_ids[start : start + 500]
-        rows = conn.exec_driver_sql(_find_sql(conn, len(chunk)), tuple(chunk))
-        for source, external_id, event_id, incident_id in rows:
+        cursor.execute(_find_sql(conn, len(chunk)), tuple(chunk))
+        for source, external_id, event_id, incident_id in cursor.fetchall():
             if (source, external_id) in wanted:
                 found[(source, external_id)] = (event_id, incident_id)
     return found
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """A cursor of the DBAPI connection under ``conn``, inside its current transaction.
+
+    For the hottest statements only: what runs on it bypasses SQLAlchemy's execution
+    events and exception wrapping (a driver error propagates as the driver's own class).
+    """
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 _find_cache: dict[tuple[str, int], str] = {}
@@ -101,7 +117,8 @@ _compiled: dict[tuple[str, ...], tuple[str, tuple[str, ...] | None]] = {}
 
 def bulk_write(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) -> None:
     """executemany with the statement compiled once per dialect and rows passed straight to
-    the driver: SQLAlchemy's per-row parameter processing costs more than SQLite's insert."""
+    the driver's cursor: SQLAlchemy's per-statement and per-row processing costs more than
+    SQLite's insert (ingest runs several of these per request)."""
     key = (conn.dialect.name, name, *rows[0])
     cached = _compiled.get(key)
     if cached is None:
@@ -110,36 +127,165 @@ def bulk_write(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]
         cached = (str(compiled), positions)
         _compiled[key] = cached
     sql, positions = cached
+    cursor = driver_cursor(conn)
     if positions is None:
-        conn.exec_driver_sql(sql, rows)
+        cursor.executemany(sql, rows)
     else:
-        conn.exec_driver_sql(sql, [tuple(row[p] for p in positions) for row in rows])
+        cursor.executemany(sql, [tuple([row[p] for p in positions]) for row in rows])
+
+
+_MAX_ROWS_PER_INSERT = 256
+"""Rows in one multi-row INSERT; fewer when the table is wide (see ``insert_many``)."""
+_MAX_PARAMS = 30_000
+"""Bind parameters in one statement: under SQLite's (32,766) and PostgreSQL's (65,535) limits."""
+_multi: dict[tuple[Any, ...], tuple[str, str, tuple[str, ...]] | None] = {}
+_multi_sql: dict[tuple[Any, ...], str] = {}
+
+
+def insert_many(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys) with a few multi-row INSERT statements.
+
+    Each statement is one call into the driver, where ``executemany`` is one per row; on
+    SQLite every call releases the GIL and must win it back from the event loop, so a
+    group commit's latency follows the number of calls. Rows go in power-of-two chunks
+    (13 rows: 8 + 4 + 1), so a handful of distinct statements per table stay in the
+    driver's statement cache. Falls back to ``bulk_write`` for named-parameter drivers.
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, name, *rows[0])
+    if key not in _multi:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        head, sep, values = str(compiled).partition(" VALUES ")
+        ok = compiled.positional and compiled.positiontup and sep and values.startswith("(")
+        _multi[key] = (head + sep, values, tuple(compiled.positiontup)) if ok else None
+    shape = _multi[key]
+    if shape is None:
+        bulk_write(conn, name, stmt, rows)
+        return
+    head, values, positions = shape
+    per_stmt = max(1, min(_MAX_ROWS_PER_INSERT, _MAX_PARAMS // len(positions)))
+    cursor = driver_cursor(conn)
+    start = 0
+    while start < len(rows):
+        n = 1 << (min(per_stmt, len(rows) - start).bit_length() - 1)
+        sql = _multi_sql.get((key, n))
+        if sql is None:
+            sql = _multi_sql[(key, n)] = head + ", ".join([values] * n)
+        cursor.execute(sql, [row[p] for row in rows[start : start + n] for p in positions])
+        start += n
+
+
+_INSERT_EVENTS = events.insert()
+_INSERT_INCIDENTS = incidents.insert()
+_INSERT_TIMELINE = timeline.insert()
+_INSERT_OUTBOX = outbox.insert()
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        bulk_write(conn, "events", events.insert(), rows)
+        insert_many(conn, "events", _INSERT_EVENTS, rows)
 
 
 def insert_incidents(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        bulk_write(conn, "incidents", incidents.insert(), rows)
+        insert_many(conn, "incidents", _INSERT_INCIDENTS, rows)
+
+
+_TOUCHED_COLUMNS = ("b_id", "b_last", "b_first", "b_added", "b_condition", "b_updated", "b_lat", "b_lon")
+_TOUCHED_SET = (
+    "last_event_us = v.b_last, first_event_us = v.b_first, event_count = incidents.event_count + v.b_added, "
+    "condition = v.b_condition, updated_us = v.b_updated, lat = coalesce(incidents.lat, v.b_lat), "
+    "lon = coalesce(incidents.lon, v.b_lon)"
+)
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM arrived in SQLite 3.33
 
 
 def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Apply aggregated correlation updates (``b_id``, ``b_last``, ``b_added``, ...)."""
-    if rows:
-        bulk_write(conn, "touched", _UPDATE_TOUCHED, rows)
+    """Apply aggregated correlation updates (``b_id``, ``b_last``, ``b_added``, ...).
+
+    Rows for the same incident (from several requests of one group commit) are merged
+    first: their ``b_added`` summed, the rest taken from the last, which is the newest.
+    On SQLite the merged rows go out as one ``UPDATE ... FROM (VALUES ...)`` statement
+    per chunk rather than one statement per incident (see ``insert_many`` for why).
+    """
+    if not rows:
+        return
+    merged: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        seen = merged.get(row["b_id"])
+        merged[row["b_id"]] = row if seen is None else {**row, "b_added": seen["b_added"] + row["b_added"]}
+    unique = list(merged.values())
+    if conn.dialect.name != "sqlite" or not _UPDATE_FROM:
+        bulk_write(conn, "touched", _UPDATE_TOUCHED, unique)
+        return
+    _update_from_values(conn, "incidents", "id", _TOUCHED_COLUMNS, _TOUCHED_SET, unique)
+
+
+_OUTCOMES = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        next_attempt_us=bindparam("b_next"),
+        delivered_us=bindparam("b_delivered"),
+    )
+)
+_OUTCOME_COLUMNS = ("b_id", "b_state", "b_attempts", "b_error", "b_next", "b_delivered")
+_OUTCOME_SET = (
+    "state = v.b_state, attempts = v.b_attempts, last_error = v.b_error, next_attempt_us = v.b_next, "
+    "delivered_us = v.b_delivered"
+)
+
+
+def record_outcomes(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write delivery outcomes of outbox rows (``b_id``, ``b_state``, ...); the last per row wins."""
+    unique = list({row["b_id"]: row for row in rows}.values())
+    if not unique:
+        return
+    if conn.dialect.name != "sqlite" or not _UPDATE_FROM:
+        bulk_write(conn, "outbox_outcomes", _OUTCOMES, unique)
+        return
+    _update_from_values(conn, "outbox", "id", _OUTCOME_COLUMNS, _OUTCOME_SET, unique)
+
+
+def _update_from_values(
+    conn: Connection, table: str, key: str, columns: tuple[str, ...], assignments: str, rows: list[dict[str, Any]]
+) -> None:
+    """``WITH v(columns) AS (VALUES ...) UPDATE table SET assignments FROM v WHERE table.key = v.<first>``.
+
+    ``rows`` must hold each key once: with two matches SQLite would apply one, arbitrarily.
+    """
+    per_stmt = max(1, min(_MAX_ROWS_PER_INSERT, _MAX_PARAMS // len(columns)))
+    values = "(" + ", ".join(["?"] * len(columns)) + ")"
+    cursor = driver_cursor(conn)
+    start = 0
+    while start < len(rows):
+        n = 1 << (min(per_stmt, len(rows) - start).bit_length() - 1)
+        cache_key = (table, assignments, n)
+        sql = _update_sql.get(cache_key)
+        if sql is None:
+            sql = _update_sql[cache_key] = (
+                f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([values] * n)}) "
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{columns[0]}"
+            )
+        cursor.execute(sql, [row[c] for row in rows[start : start + n] for c in columns])
+        start += n
+
+
+_update_sql: dict[tuple[str, str, int], str] = {}
 
 
 def insert_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        bulk_write(conn, "timeline", timeline.insert(), rows)
+        insert_many(conn, "timeline", _INSERT_TIMELINE, rows)
 
 
 def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        bulk_write(conn, "outbox", outbox.insert(), rows)
+        insert_many(conn, "outbox", _INSERT_OUTBOX, rows)
 
 
 def load_open_incidents(conn: Connection, open_states: Iterable[str], ids: Sequence[int] | None = None) -> list[Row]:
@@ -294,7 +440,8 @@ def token_by_hash(conn: Connection, digest: str) -> tuple[str, str] | None:
 # -- incidents -------------------------------------------------------------------------
 
 
-def incident_from_row(row: Row) -> Incident:
+def incident_from_row(row: Row, *, at: Callable[[int], datetime] = from_us) -> Incident:
+    """The API struct of an incident row; ``at`` turns stored microseconds into datetimes."""
     lat, lon = row["lat"], row["lon"]
     return Incident(
         id=row["id"],
@@ -304,11 +451,11 @@ def incident_from_row(row: Row) -> Incident:
         category=row["category"],
         handling=row["handling"],
         condition=row["condition"],
-        first_event_at=from_us(row["first_event_us"]),
-        last_event_at=from_us(row["last_event_us"]),
+        first_event_at=at(row["first_event_us"]),
+        last_event_at=at(row["last_event_us"]),
         event_count=row["event_count"],
-        opened_at=from_us(row["opened_us"]),
-        updated_at=from_us(row["updated_us"]),
+        opened_at=at(row["opened_us"]),
+        updated_at=at(row["updated_us"]),
         exercise=bool(row["exercise"]),
         site=row["site"],
         location=Location(lat=lat, lon=lon) if lat is not None and lon is not None else None,

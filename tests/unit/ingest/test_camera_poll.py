@@ -92,7 +92,9 @@ def test_silent_camera_raises_and_clears_comm_failure() -> None:
         now[0] += 31
         await poller.check_supervision()
         await poller.check_supervision()  # raised once, not again
-        await poller._heard()
+        poller._heard()
+        assert not poller.down
+        await poller.check_supervision()  # the background task's tick: stores the cleared event
         return recorder.events
 
     events = asyncio.run(main())

@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from tocsin.engine.classify import load_default_types
+from tocsin.engine.policy import judge_alarm_type
 from tocsin.ingest.sia_codes import (
     ALARM_TYPE_KEYS,
     CID_ALARM_TYPES,
@@ -90,7 +92,26 @@ def test_sia_restores_clear(code: str, key: str | None) -> None:
     assert classify_sia(code) == (key, "cleared")
 
 
-@pytest.mark.parametrize("code", ["OP", "CL", "CG", "OG", "NL", "BB", "BU", "LB", "LX", "RR", "JV", "DG"])
+@pytest.mark.parametrize("code", ["OP", "CL", "CG", "OG", "OA", "CA", "OQ", "CQ", "OR", "CP", "NL", "CF"])
+def test_sia_open_close_reports_are_status_records(code: str) -> None:
+    assert classify_sia(code) == ("security.open_close", "active")
+
+
+@pytest.mark.parametrize("code", ["CI", "CD", "CJ", "OT", "CC"])
+def test_sia_closing_schedule_exceptions_are_fail_to_arm(code: str) -> None:
+    assert classify_sia(code) == ("tech.fail_to_arm", "active")
+
+
+def test_open_close_type_is_a_low_priority_record_the_guard_passes() -> None:
+    types = {t.key: t for t in load_default_types()}
+    record = types["security.open_close"]
+    assert record.priority == 4 and record.category == "Security"
+    assert record.sop[0].startswith("No action unless")
+    assert judge_alarm_type(record).verdict == "ok"
+    assert judge_alarm_type(types["tech.fail_to_arm"]).verdict == "ok"
+
+
+@pytest.mark.parametrize("code", ["BB", "BU", "LB", "LX", "RR", "JV", "DG", "ND"])
 def test_sia_non_alarms_map_to_none(code: str) -> None:
     assert classify_sia(code) == (None, "active")
     assert describe_sia(code) is not None
@@ -144,9 +165,16 @@ def test_cid_alarms_by_qualifier(code: str, key: str) -> None:
     assert classify_cid("6", code) == (key, "active")  # status: still present
 
 
-def test_cid_open_close_qualifier_3_is_closing_not_restore() -> None:
-    assert classify_cid("1", "401") == (None, "active")
-    assert classify_cid("3", "401") == (None, "active")
+@pytest.mark.parametrize("code", ["400", "401", "403", "407", "408", "409", "441", "442", "451", "456"])
+def test_cid_open_close_qualifier_3_is_closing_not_restore(code: str) -> None:
+    assert classify_cid("1", code) == ("security.open_close", "active")
+    assert classify_cid("3", code) == ("security.open_close", "active")
+    assert classify_cid("6", code) == ("security.open_close", "active")
+
+
+def test_cid_failed_to_close_is_fail_to_arm() -> None:
+    assert classify_cid("1", "454") == ("tech.fail_to_arm", "active")
+    assert classify_cid("1", "455") == ("tech.fail_to_arm", "active")
 
 
 def test_cid_unknown_qualifier_never_clears() -> None:
@@ -154,7 +182,7 @@ def test_cid_unknown_qualifier_never_clears() -> None:
     assert classify_cid("0", "000") == (None, "active")
 
 
-@pytest.mark.parametrize("code", ["401", "407", "441", "570", "627", "628", "999"])
+@pytest.mark.parametrize("code", ["421", "570", "627", "628", "999"])
 def test_cid_non_alarms_and_unknown_map_to_none(code: str) -> None:
     assert classify_cid("1", code)[0] is None
 
@@ -186,5 +214,7 @@ def test_mapping_agrees_with_pysiaalarm_on_restores() -> None:
         key = CID_ALARM_TYPES.get(cid_code)
         restore = by_qualifier.get("3")
         if key is None or restore in (None, by_qualifier.get("1")) or classify_sia(restore)[0] is None:
+            continue
+        if classify_cid("3", cid_code)[1] == "active":  # 4xx: qualifier 3 is a closing (CL), not a restore
             continue
         assert classify_sia(restore)[1] == "cleared", (cid_code, restore)

@@ -18,6 +18,22 @@ def wire(*frames: bytes) -> bytes:
     return b"".join(b"\n" + frame + b"\r" for frame in frames)
 
 
+def _bitwise_crc(data: bytes) -> int:
+    """The textbook definition (PROTOCOLS.md 1.3), one bit at a time."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+@given(st.binary(max_size=300))
+def test_crc16_arc_two_bytes_at_a_time_equals_the_bitwise_definition(data: bytes) -> None:
+    assert crc16_arc(data) == _bitwise_crc(data)
+    assert crc16_arc(bytearray(data)) == _bitwise_crc(data)
+
+
 def test_crc16_arc_check_value() -> None:
     assert crc16_arc(b"123456789") == 0xBB3D
     assert crc16_arc(b"") == 0

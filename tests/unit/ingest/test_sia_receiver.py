@@ -296,7 +296,7 @@ def test_several_events_in_one_frame_get_their_index_in_the_external_id() -> Non
         assert [(e.type, e.condition) for e in store.events] == [
             ("intrusion.burglary", "active"),
             ("intrusion.burglary", "cleared"),
-            ("sia.OP", "active"),
+            ("security.open_close", "active"),
         ]
         assert [e.external_id for e in store.events] == [frame_external_id(ACCOUNT, parsed, n, NOW) for n in range(3)]
         assert store.events[2].attributes["user"] == "001"

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of tocsin's wire-format parsers (atheris); see ``fuzz/README.md``."""

@@ -1,0 +1,1 @@
+"""The operator console: server-rendered pages and their scripts, served by the same process."""

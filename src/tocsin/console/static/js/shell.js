@@ -1,0 +1,47 @@
+// What every console page shares: log out, the keyboard help, the connection badge.
+import { api, h, showError } from "./api.js";
+
+document.getElementById("logout")?.addEventListener("click", async () => {
+  try {
+    await api("/api/v1/auth/logout", { method: "POST" });
+  } catch (err) {
+    showError(err);
+  }
+  location.assign("/console/login");
+});
+
+const HELP = [
+  ["j / ↓", "next incident in the queue"],
+  ["k / ↑", "previous incident"],
+  ["Enter", "open the selected incident"],
+  ["a", "acknowledge (the selected incident, or the one open)"],
+  ["n / r / c", "on an incident: note, resolve, close"],
+  ["u / Backspace", "on an incident: back to the queue"],
+  ["/", "filter the queue"],
+  ["m", "mute or unmute the priority-1 sound"],
+  ["g q / g m / g d", "go to queue, map, dashboards"],
+  ["?", "this help"],
+  ["Esc", "close a dialog"],
+];
+
+let lastG = 0;
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (target instanceof HTMLElement && target.closest("input, textarea, select, [contenteditable]")) return;
+  if (event.key === "?") {
+    event.preventDefault();
+    const dialog = h("dialog", { class: "modal", "aria-label": "Keyboard shortcuts" },
+      h("h2", {}, "Keyboard"),
+      h("table", { class: "keys" }, ...HELP.map(([k, d]) => h("tr", {}, h("th", {}, k), h("td", {}, d)))),
+      h("form", { method: "dialog" }, h("button", { class: "btn-primary" }, "Close")));
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  } else if (event.key === "g") {
+    lastG = Date.now();
+  } else if (Date.now() - lastG < 1000 && ["q", "m", "d"].includes(event.key)) {
+    const where = { q: "/console/", m: "/console/map", d: "/console/dashboard" }[event.key];
+    location.assign(where);
+  }
+});

@@ -1,0 +1,149 @@
+"""Batching of SIA frames on their way to the ingest door: many frames, one commit.
+
+tocsin's ingest pays per call (a savepoint, a dedup query, an audit record), so the SIA
+receiver (:mod:`.sia`) hands the events of frames that arrive together to ``accept`` in one
+call through :class:`FrameBatcher`. Each frame's handler still waits for *its* events to be
+durable before it ACKs, and a refused frame is told apart from its batch-mates. It owns no
+sockets and builds no events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from tocsin.errors import IngestError
+from tocsin.model import Actor, EventIn
+
+__all__ = ("RECEIVER_ACTOR", "Accept", "FrameBatcher")
+
+RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
+"""Who a batch holding several accounts' frames is ingested as (each event's source names its account)."""
+_MAX_INFLIGHT = 1  # accept calls at once: the store commits serially, so more only shrinks batches
+
+Accept = Callable[[Sequence[EventIn], Actor, Sequence[str | None]], Awaitable[list[tuple[int, int | None]]]]
+"""tocsin's ingest door: guard, commit durably, return (event id, incident id) per event.
+
+Raises :class:`~tocsin.errors.StoreUnavailable` when overloaded, an
+:class:`~tocsin.errors.IngestError` when the events are refused.
+"""
+
+
+class _Pending:
+    __slots__ = ("actor", "events", "future", "raw")
+
+    def __init__(
+        self,
+        events: list[EventIn],
+        actor: Actor,
+        raw: list[str | None],
+        future: asyncio.Future[None],
+    ) -> None:
+        self.events = events
+        self.actor = actor
+        self.raw = raw
+        self.future = future
+
+
+class FrameBatcher:
+    """Hands the events of frames that arrive together to ``accept`` in one call.
+
+    tocsin's ingest pays per call (a savepoint, a dedup query, an audit record), so one
+    frame per call caps a receiver at a few hundred frames/s however many panels talk to
+    it. Frames queue here while a call runs (:data:`_MAX_INFLIGHT`); the next call takes
+    everything waiting (up to ``max_events``), so batches grow with the load and a lone
+    frame goes at once. A batch of one account's frames is ingested as that account; a
+    batch of several accounts as ``sia:receiver`` (each event's ``source`` still names its
+    account). If ``accept`` refuses a batch (an :class:`IngestError`), each frame is
+    retried alone, so only the refused one is refused. Order of submission is kept.
+    """
+
+    def __init__(self, accept: Accept, max_events: int) -> None:
+        self._accept = accept
+        self._max_events = max_events
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+
+    async def submit(self, events: list[EventIn], actor: Actor, raw: list[str | None]) -> None:
+        """Ingest one frame's events; returns once they are durable.
+
+        Raises:
+            whatever ``accept`` raised for them.
+        """
+        if self._max_events == 1:
+            await self._accept(events, actor, raw)
+            return
+        loop = asyncio.get_running_loop()
+        self._queue.append(_Pending(events, actor, raw, loop.create_future()))
+        pending = self._queue[-1]
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._pump)  # after this loop turn: frames read together go together
+        await pending.future
+
+    def _pump(self) -> None:
+        self._scheduled = False
+        while self._queue and len(self._inflight) < _MAX_INFLIGHT:
+            batch: list[_Pending] = []
+            count = 0
+            while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_events):
+                item = self._queue.popleft()
+                if not item.future.done():  # else its handler was cancelled (stop): not stored, not ACKed
+                    batch.append(item)
+                    count += len(item.events)
+            if not batch:
+                continue
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        actors = {item.actor for item in batch}
+        actor = actors.pop() if len(actors) == 1 else RECEIVER_ACTOR
+        events = [event for item in batch for event in item.events]
+        raw = [text for item in batch for text in item.raw]
+        try:
+            await self._accept(events, actor, raw)
+        except IngestError as exc:
+            if len(batch) == 1:
+                _settle(batch[0].future, exc)
+                return
+            for item in batch:  # find the refused frame(s): the others are fine
+                try:
+                    await self._accept(item.events, item.actor, item.raw)
+                except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
+                    _settle(item.future, one)
+                else:
+                    _settle(item.future, None)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter, who logs it
+            for item in batch:
+                _settle(item.future, exc)
+        else:
+            for item in batch:
+                _settle(item.future, None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the calls in flight, then cancel the rest (``stop``)."""
+        if self._inflight:
+            _, late = await asyncio.wait(set(self._inflight), timeout=timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:
+    if future.done():  # its frame's handler was cancelled: nobody waits
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

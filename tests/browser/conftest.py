@@ -8,7 +8,7 @@ download of Playwright's own. Without it these tests fail, naming the fix, unles
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -97,16 +97,24 @@ class Session:
 
 
 @pytest.fixture
-def session(browser: Browser, console: ServerProcess) -> Iterator[Session]:
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    s = Session(context, console.url)
-    yield s
-    context.close()
+def sessions(browser: Browser, console: ServerProcess) -> Iterator[Callable[[], Session]]:
+    """Open as many people's browsers as a test needs; all are closed after it."""
+    contexts: list[BrowserContext] = []
+
+    def open_session() -> Session:
+        contexts.append(browser.new_context(viewport={"width": 1280, "height": 720}))
+        return Session(contexts[-1], console.url)
+
+    yield open_session
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
-def other_session(browser: Browser, console: ServerProcess) -> Iterator[Session]:
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    s = Session(context, console.url)
-    yield s
-    context.close()
+def session(sessions: Callable[[], Session]) -> Session:
+    return sessions()
+
+
+@pytest.fixture
+def other_session(sessions: Callable[[], Session]) -> Session:
+    return sessions()

@@ -31,6 +31,7 @@ import msgspec
 from litestar import Litestar
 
 from tocsin.api.events import submit_events
+from tocsin.api.security import bearer_secret
 from tocsin.auth.roles import allows
 from tocsin.errors import StoreUnavailable, TocsinError, TooManyRequests
 from tocsin.model import Actor
@@ -137,9 +138,8 @@ async def _actor(runtime: Runtime, authorization: bytes | None) -> Actor | None:
     route's guard resolve it; None for anything else (which Litestar then answers)."""
     if authorization is None:
         return None
-    scheme, _, secret = authorization.decode("latin-1").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
+    secret = bearer_secret(authorization.decode("latin-1"))
+    if not secret:
         return None
     actor = await runtime.credentials.resolve(secret)
     if actor is None or not allows(actor.role, "events:write"):

@@ -22,7 +22,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from tocsin.auth.roles import allows
 from tocsin.model import Actor
 
-__all__ = ("CSRF_HEADER", "PUBLIC_PATHS", "SESSION_COOKIE", "BearerAuth", "actor_of", "requires")
+__all__ = ("CSRF_HEADER", "PUBLIC_PATHS", "SESSION_COOKIE", "BearerAuth", "actor_of", "bearer_secret", "requires")
 
 SESSION_COOKIE = "tocsin_session"
 CSRF_HEADER = ("x-requested-with", "tocsin")
@@ -40,13 +40,18 @@ PUBLIC_PATHS = (
 )
 
 
+def bearer_secret(header: str) -> str:
+    """The secret of an ``Authorization: Bearer SECRET`` header; empty for any other scheme."""
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
 class BearerAuth(AbstractAuthenticationMiddleware):
     """Resolve the credential to an ``Actor`` (``request.user``)."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
-        secret = secret.strip()
+        secret = bearer_secret(header)
         if not header:
             secret = connection.cookies.get(SESSION_COOKIE, "")
             method = connection.scope.get("method", "GET")
@@ -54,8 +59,6 @@ class BearerAuth(AbstractAuthenticationMiddleware):
                 raise PermissionDeniedException(
                     "a change made with the session cookie needs the header X-Requested-With: tocsin"
                 )
-        elif scheme.lower() != "bearer":
-            secret = ""
         if not secret:
             raise NotAuthorizedException("missing credentials (Authorization: Bearer TOKEN, or log in)")
         actor = await connection.app.state.runtime.credentials.resolve(secret)

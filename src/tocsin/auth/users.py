@@ -106,9 +106,11 @@ class UserInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     disabled_us: int | None = None
 
 
+_USER_INFO = (users.c.id, users.c.username, users.c.role, users.c.created_us, users.c.created_by, users.c.disabled_us)
+
+
 def list_users(conn: Connection) -> list[UserInfo]:
-    cols = (users.c.id, users.c.username, users.c.role, users.c.created_us, users.c.created_by, users.c.disabled_us)
-    return [UserInfo(*row) for row in conn.execute(select(*cols).order_by(users.c.username)).tuples()]
+    return [UserInfo(*row) for row in conn.execute(select(*_USER_INFO).order_by(users.c.username)).tuples()]
 
 
 def change_user(
@@ -149,7 +151,7 @@ def change_user(
             .where(and_(sessions.c.user_id == user_id, sessions.c.revoked_us.is_(None)))
             .values(revoked_us=now_us)
         )
-    return next(u for u in list_users(conn) if u.id == user_id)
+    return UserInfo(*conn.execute(select(*_USER_INFO).where(users.c.id == user_id)).one())
 
 
 def create_session(conn: Connection, user_id: int, *, now_us: int, ttl_s: int) -> str:

@@ -29,7 +29,7 @@ from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, t
 from tocsin.ingest.dahua import EventStreamParser
 from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.hikvision import AlertStreamParser
-from tocsin.ingest.supervision import Supervisor
+from tocsin.ingest.supervision import Supervisor, comm_failure
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = ("MAX_BACKOFF_S", "MIN_BACKOFF_S", "CameraPoller", "PolledCamera")
@@ -157,13 +157,11 @@ class CameraPoller:
         await self._supervision.check()
 
     def _comm_event(self, condition: Condition, episode: datetime, at: datetime) -> EventIn:
-        return EventIn(
-            type="tech.comm_failure",
-            method="equipment",
+        return comm_failure(
+            condition,
+            at,
             source=self._key,
             site=self.camera.site,
-            condition=condition,
-            occurred_at=at,
             description=f"camera {self.camera.name} event stream {'silent' if condition == 'active' else 'back'}",
-            external_id=f"supervision:{int(episode.timestamp() * 1_000_000)}:{condition}",
+            episode_key=f"supervision:{int(episode.timestamp() * 1_000_000)}",
         )

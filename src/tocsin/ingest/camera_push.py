@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -28,7 +28,7 @@ from msgspec import Meta
 
 from tocsin.ingest.camera import CameraEvent
 from tocsin.ingest.door import Accept
-from tocsin.ingest.supervision import DEFAULT_GRACE_S, Supervisor
+from tocsin.ingest.supervision import DEFAULT_GRACE_S, EventFactory, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = ("SUPERVISION_ACTOR", "PushCamera", "PushSupervisor")
@@ -59,23 +59,17 @@ def _key(vendor: str, device: str) -> str:
     return f"{vendor}:{device.strip().casefold()}"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _comm_event(camera: PushCamera) -> Callable[[Condition, datetime, datetime], EventIn]:
+def _comm_event(camera: PushCamera) -> EventFactory:
     def event(condition: Condition, episode: datetime, at: datetime) -> EventIn:
         verb = "stopped posting" if condition == "active" else "posts again"
-        return EventIn(
-            type="tech.comm_failure",
-            method="equipment",
+        return comm_failure(
+            condition,
+            at,
             source=f"{camera.vendor}:{camera.device}",
             site=camera.site,
-            occurred_at=at,
-            condition=condition,
             description=f"camera {camera.label} {verb} (must post every {camera.supervision_s:g} s)",
             attributes={"device": camera.device, "supervision_s": camera.supervision_s},
-            external_id=f"supervision:{int(episode.timestamp() * 1_000_000)}:{condition}",
+            episode_key=f"supervision:{int(episode.timestamp() * 1_000_000)}",
         )
 
     return event
@@ -103,7 +97,7 @@ class PushSupervisor:
         cameras: Sequence[PushCamera],
         accept: Accept,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         grace_s: float = DEFAULT_GRACE_S,
         tick_s: float = 1.0,

@@ -54,7 +54,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
 import msgspec
@@ -76,7 +76,7 @@ from tocsin.ingest.sia_codec import (
 )
 from tocsin.ingest.sia_crypto import decode_text
 from tocsin.ingest.sia_events import RETRANSMIT_WINDOW_S, Unprocessable, frame_events, frame_external_id
-from tocsin.ingest.supervision import DEFAULT_GRACE_S, Supervisor
+from tocsin.ingest.supervision import DEFAULT_GRACE_S, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = (
@@ -161,11 +161,6 @@ class SiaMetrics(msgspec.Struct):
     junk_bytes: int = 0
 
 
-def utcnow() -> datetime:
-    """The current time, UTC, timezone-aware."""
-    return datetime.now(UTC)
-
-
 def _parse_address(text: str, what: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
@@ -190,16 +185,14 @@ class _Account:
     def supervision_event(self, condition: Condition, episode: datetime, at: datetime) -> EventIn:
         """The comm-failure event of an outage: raised (active) or ended (cleared)."""
         verb = "stopped reporting" if condition == "active" else "reports again"
-        return EventIn(
-            type="tech.comm_failure",
-            method="equipment",
+        return comm_failure(
+            condition,
+            at,
             source=f"sia:{self.id}",
             site=self.site,
-            occurred_at=at,
-            condition=condition,
             description=f"SIA account {self.id} {verb} (supervision every {self.period} s)",
             attributes={"account": self.id, "supervision_s": self.period},
-            external_id=f"{self.id}:supervision:{int(episode.timestamp())}:{condition}",
+            episode_key=f"{self.id}:supervision:{int(episode.timestamp())}",
         )
 
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from tocsin.errors import ConfigError, IngestError, StoreUnavailable
 from tocsin.model import Condition, EventIn
 
-__all__ = ("DEFAULT_GRACE_S", "EventFactory", "Send", "Supervisor")
+__all__ = ("DEFAULT_GRACE_S", "EventFactory", "Send", "Supervisor", "comm_failure", "utcnow")
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,37 @@ Equal arguments must give an equal ``external_id``, so a retried event is stored
 """
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
+    """Wall-clock time of outages (UTC, aware); the default clock of every supervisor."""
     return datetime.now(UTC)
+
+
+def comm_failure(
+    condition: Condition,
+    at: datetime,
+    *,
+    source: str,
+    site: str | None,
+    description: str,
+    episode_key: str,
+    attributes: dict[str, str | int | float | bool | None] | None = None,
+) -> EventIn:
+    """The event of one outage starting (``active``) or ending (``cleared``).
+
+    ``episode_key`` names the outage (source and start); the external id adds the
+    condition, so a retried event of the same outage is stored once.
+    """
+    return EventIn(
+        type="tech.comm_failure",
+        method="equipment",
+        source=source,
+        site=site,
+        occurred_at=at,
+        condition=condition,
+        description=description,
+        attributes=attributes or {},
+        external_id=f"{episode_key}:{condition}",
+    )
 
 
 class _Watch:
@@ -89,7 +118,7 @@ class Supervisor:
         send: Send,
         *,
         what: str,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         grace_s: float = DEFAULT_GRACE_S,
         tick_s: float = 1.0,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._mutate import mutate
 from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.dahua import EventStreamParser, parse_dahua_part
@@ -325,21 +326,8 @@ def test_fuzz_part_text(text: str) -> None:
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    body = bytearray(recording(draw(st.booleans())))
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.integers(0, max(0, len(body) - 1)))
-        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        if action == "flip" and body:
-            body[where] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del body[where:]
-        elif action == "insert":
-            body[where:where] = draw(
-                st.sampled_from([b";", b"=", b"{", b"Code=", b"--myboundary\r\n", b"\r\n\r\n", b"\x00"])
-            )
-        elif body:
-            del body[where : where + draw(st.integers(1, 20))]
-    return bytes(body)
+    seed = recording(draw(st.booleans()))
+    return mutate(draw, seed, [b";", b"=", b"{", b"Code=", b"--myboundary\r\n", b"\r\n\r\n", b"\x00"])
 
 
 @settings(max_examples=500, deadline=None)

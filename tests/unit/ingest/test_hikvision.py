@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._mutate import mutate
 from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.hikvision import AlertStreamParser, parse_isapi
@@ -517,21 +518,8 @@ def _seeds() -> list[tuple[bytes, str]]:
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[bytes, str]:
     seed, content_type = draw(st.sampled_from(_seeds()))
-    body = bytearray(seed)
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.integers(0, max(0, len(body) - 1)))
-        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        if action == "flip" and body:
-            body[where] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del body[where:]
-        elif action == "insert":
-            body[where:where] = draw(
-                st.sampled_from([b"<", b"&", b"{", b'"', b"--MIME_boundary\r\n", b"\r\n\r\n", b"\x00"])
-            )
-        elif body:
-            del body[where : where + draw(st.integers(1, 20))]
-    return bytes(body), content_type
+    inserts = [b"<", b"&", b"{", b'"', b"--MIME_boundary\r\n", b"\r\n\r\n", b"\x00"]
+    return mutate(draw, seed, inserts), content_type
 
 
 @settings(max_examples=500, deadline=None)

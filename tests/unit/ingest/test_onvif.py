@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._mutate import mutate
 from tests.unit.ingest._specs import MISSING, SPECS, load_json, params
 from tocsin.ingest.camera import CameraDecodeError, CameraPayloadTooLarge, to_event_in
 from tocsin.ingest.onvif import MAX_MESSAGES, parse_onvif_bool, parse_onvif_notify
@@ -256,19 +257,7 @@ def test_fuzz_arbitrary_bytes(body: bytes) -> None:
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     seeds = [*_vector_bodies(), notify(), notify(message(operation="Deleted"))]
-    body = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.integers(0, max(0, len(body) - 1)))
-        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        if action == "flip" and body:
-            body[where] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del body[where:]
-        elif action == "insert":
-            body[where:where] = draw(st.sampled_from([b"<", b">", b"&", b":", b"/", b'"', b"&lt;", b"<!--", b"\x00"]))
-        elif body:
-            del body[where : where + draw(st.integers(1, 20))]
-    return bytes(body)
+    return mutate(draw, draw(st.sampled_from(seeds)), [b"<", b">", b"&", b":", b"/", b'"', b"&lt;", b"<!--", b"\x00"])
 
 
 @settings(max_examples=500, deadline=None)

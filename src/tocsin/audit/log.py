@@ -30,7 +30,7 @@ from tocsin._internal.clock import from_us
 from tocsin.audit.checkpoint import Checkpoint, Signer, sign_checkpoint
 from tocsin.audit.merkle import CompactRange, leaf_hash
 from tocsin.errors import TocsinError
-from tocsin.store.repo import bulk_write
+from tocsin.store.bulk import bulk_write
 from tocsin.store.schema import audit_checkpoints, audit_records, audit_state
 
 __all__ = (

@@ -58,13 +58,15 @@ def _incident_json(row: dict[str, Any]) -> dict[str, Any]:
 class _Batch:
     """Rows and side effects accumulated by one ingest job."""
 
-    __slots__ = ("changes", "events", "new", "outbox", "outbox_items", "timeline", "touched", "updates")
+    __slots__ = ("changes", "events", "moved_first", "new", "outbox", "outbox_items", "timeline", "touched", "updates")
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.new: dict[int, dict[str, Any]] = {}
         self.touched: dict[int, OpenIncident] = {}
+        self.moved_first: set[int] = set()
+        """Incidents whose first event time an older event moved back (rare: see ``repo.update_touched``)."""
         self.timeline: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.outbox_items: list[OutboxItem] = []
@@ -98,7 +100,8 @@ class _IngestSink:
 _SINK = _IngestSink()
 _CLAIMED = "ingest.claimed"
 """``Tx.group`` key: (source, external_id) -> ids stored by earlier jobs of the group, whose
-rows are not in the database yet; a repeat in a later job must find them all the same."""
+rows are not in the database yet; a repeat in a later job must find them all the same, and
+so must a job of a later group while this one is still being committed (``Tx.earlier``)."""
 
 
 def ingest_job(
@@ -121,6 +124,10 @@ def ingest_job(
         claimed: dict[tuple[str, str], tuple[int, int | None]] = tx.group.setdefault(_CLAIMED, {})
         keys = {(e.source, e.external_id) for e in items if e.external_id is not None}
         known = {k: claimed[k] for k in keys if k in claimed}
+        for earlier in tx.earlier:  # groups written but not yet committed: not in the database yet
+            if keys and _CLAIMED in earlier:
+                pending = earlier[_CLAIMED]
+                known.update((k, pending[k]) for k in keys if k in pending and k not in known)
         unknown = [k for k in keys if k not in known]
         if unknown:
             known.update(repo.find_existing(tx.conn, unknown))
@@ -142,6 +149,7 @@ def ingest_job(
                 "b_id": inc.id,
                 "b_last": inc.last_us,
                 "b_first": inc.first_us,
+                "b_first_moved": inc.id in batch.moved_first,
                 "b_added": added,
                 "b_condition": inc.condition,
                 "b_updated": received_us,
@@ -206,7 +214,9 @@ def _one(state: EngineState, batch: _Batch, ev: EventIn, received_us: int, raw: 
         incident_id = inc.id
         state.index.touch(inc, occurred)
         inc.count += 1
-        inc.first_us = min(inc.first_us, occurred)
+        if occurred < inc.first_us:
+            inc.first_us = occurred
+            batch.moved_first.add(inc.id)
         if inc.lat is None and lat is not None:
             inc.lat, inc.lon = lat, lon
         new_row = batch.new.get(inc.id)

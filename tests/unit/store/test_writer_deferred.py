@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
 from sqlalchemy import Connection, func, select
 
+from tocsin._internal.clock import to_us
 from tocsin.engine.ingest import ingest_job
 from tocsin.engine.state import EngineState
 from tocsin.model import Actor, EventIn
 from tocsin.store import repo
 from tocsin.store.schema import events, incidents, outbox, timeline, tokens
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import Tx, deferred_only
+from tocsin.store.writer import Tx, Writer, deferred_only
 
 
 class TokenSink:
@@ -35,9 +37,21 @@ def _names(conn: Connection) -> list[str]:
     return list(conn.execute(select(tokens.c.name).order_by(tokens.c.id)).scalars())
 
 
-def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
-    """Submit ``jobs`` while the writer is held busy, so they commit as one group."""
-    writer = db.writer(max_pending=10_000, max_group_weight=1000)
+@pytest.fixture(params=["serial", "pipelined"])
+def pipelined(request: pytest.FixtureRequest) -> bool:
+    """Both writer modes: one thread (no lookup engine), or run-then-commit stages."""
+    return bool(request.param == "pipelined")
+
+
+def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]], pipelined: bool = False) -> list[Any]:
+    """Submit ``jobs`` while the writer is held busy, so they commit as one group.
+
+    The pipelined writer commits a run of deferred-only jobs apart from a direct job that
+    follows it, so there the count of commits is only checked when all are deferred-only.
+    """
+    writer = Writer(
+        db.write_engine, lookups=db.lookup_engine if pipelined else None, max_pending=10_000, max_group_weight=1000
+    )
     gate = threading.Event()
     writer.start()
 
@@ -53,11 +67,12 @@ def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
         results = asyncio.run(main())
     finally:
         writer.stop()
-    assert writer.stats.commits == 2  # the blocker's group, then all of ``jobs`` together
+    if not pipelined or all(getattr(job, "deferred_only", False) for job in jobs):
+        assert writer.stats.commits == 2  # the blocker's group, then all of ``jobs`` together
     return results
 
 
-def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
+def test_failed_deferred_job_drops_its_items_alone(db: Database, pipelined: bool) -> None:
     sink = TokenSink()
     repaired: list[bool] = []
 
@@ -72,7 +87,7 @@ def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
 
         return job
 
-    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")])
+    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")], pipelined)
     assert (a, b) == ("a", "b") and isinstance(boom, RuntimeError)
     assert sink.flushes == [["a", "b"]]  # one flush for the group, without the failed job's item
     assert repaired == [True]
@@ -80,7 +95,7 @@ def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
         assert _names(conn) == ["a", "b"]
 
 
-def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Database) -> None:
+def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Database, pipelined: bool) -> None:
     sink = TokenSink()
     seen: list[list[str]] = []
 
@@ -96,13 +111,13 @@ def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Databas
     def deferred_again(tx: Tx) -> None:
         tx.defer(sink, "d2")
 
-    in_one_group(db, [deferred, direct, deferred_again])
+    in_one_group(db, [deferred, direct, deferred_again], pipelined)
     assert seen == [["d1"]]
     with db.read_engine.connect() as conn:
         assert _names(conn) == ["d1", "x", "d2"]
 
 
-def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database) -> None:
+def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database, pipelined: bool) -> None:
     sink = TokenSink()
 
     @deferred_only
@@ -113,13 +128,13 @@ def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database) ->
         tx.conn.execute(tokens.insert().values(name="undone", role="device", hash="u", created_us=0))
         raise ValueError("no")
 
-    ok, failed = in_one_group(db, [deferred, direct_fails])
+    ok, failed = in_one_group(db, [deferred, direct_fails], pipelined)
     assert ok is None and isinstance(failed, ValueError)
     with db.read_engine.connect() as conn:
         assert _names(conn) == ["kept"]
 
 
-def test_repeated_external_id_within_one_group_is_stored_once(db: Database) -> None:
+def test_repeated_external_id_within_one_group_is_stored_once(db: Database, pipelined: bool) -> None:
     state = EngineState()
     db.writer(max_pending=10, max_group_weight=10).run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
     ev = EventIn(type="fire.smoke", method="equipment", source="panel-1", site="s", external_id="e-1")
@@ -131,6 +146,7 @@ def test_repeated_external_id_within_one_group_is_stored_once(db: Database) -> N
             ingest_job(state, [ev], received_us=10, actor=actor),
             ingest_job(state, [ev, other], received_us=11, actor=actor),
         ],
+        pipelined,
     )
     assert again[0] == first[0]
     with db.read_engine.connect() as conn:
@@ -159,7 +175,7 @@ def test_insert_many_writes_every_row_in_order(db: Database, count: int) -> None
     assert got == [(r["id"], r["payload"]) for r in rows]
 
 
-def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: Database) -> None:
+def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: Database, pipelined: bool) -> None:
     state = EngineState()
     writer = db.writer(max_pending=10, max_group_weight=10)
     writer.run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
@@ -173,9 +189,38 @@ def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: 
             ingest_job(state, [ev], received_us=12, actor=actor),
             ingest_job(state, [msgspec.structs.replace(ev, condition="cleared")], received_us=13, actor=actor),
         ],
+        pipelined,
     )
     with db.read_engine.connect() as conn:
         row = conn.execute(select(incidents.c.event_count, incidents.c.condition, incidents.c.updated_us)).one()
         stored = conn.execute(select(func.count()).select_from(events)).scalar_one()
     assert tuple(row) == (5, "cleared", 13)
     assert stored == 5
+
+
+def test_an_older_event_moves_the_incident_first_time_back_and_a_newer_one_does_not(
+    db: Database, pipelined: bool
+) -> None:
+    state = EngineState()
+    writer = db.writer(max_pending=10, max_group_weight=10)
+    writer.run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
+    base = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    ev = EventIn(type="fire.smoke", method="equipment", source="panel-1", site="s", occurred_at=base)
+    actor = Actor(name="t", role="device")
+    writer.run_blocking(ingest_job(state, [ev], received_us=10, actor=actor))
+    older = msgspec.structs.replace(ev, occurred_at=base - timedelta(seconds=30))
+    newer = msgspec.structs.replace(ev, occurred_at=base + timedelta(seconds=30))
+    in_one_group(
+        db,
+        [
+            ingest_job(state, [newer], received_us=11, actor=actor),
+            ingest_job(state, [older], received_us=12, actor=actor),
+        ],
+        pipelined,
+    )
+    in_one_group(db, [ingest_job(state, [newer], received_us=13, actor=actor)], pipelined)
+    with db.read_engine.connect() as conn:
+        first, last, count = conn.execute(
+            select(incidents.c.first_event_us, incidents.c.last_event_us, incidents.c.event_count)
+        ).one()
+    assert (first, last, count) == (to_us(older.occurred_at), to_us(newer.occurred_at), 4)

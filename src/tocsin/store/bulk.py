@@ -5,33 +5,25 @@ SQLAlchemy's per-statement and per-row processing costs more than SQLite's own i
 the rows of the hottest tables go to the DBAPI cursor directly, as multi-row statements
 compiled once per dialect and row shape.
 
-On SQLite, two more things matter, both about CPython's ``sqlite3`` module:
+On SQLite every call releases the GIL around ``sqlite3_step`` and must win it back from
+the event loop, so a group commit's latency follows the number of calls: rows go out as
+multi-row ``INSERT ... VALUES (...), (...)`` statements.
 
-- Every call releases the GIL around ``sqlite3_step`` and must win it back from the event
-  loop, so a group commit's latency follows the number of calls: rows go out as
-  multi-row ``INSERT ... VALUES (...), (...)`` statements.
-- The module binds only exact ``int``, ``float``, ``str`` and ``bytes`` directly. Any
-  other value, ``None`` and ``bool`` (a subclass of int) included, goes through the
-  adapter protocol, which looks up and fails on two attributes per value, raising and
-  clearing an exception each time. On an event row with five empty fields that was more
-  than half the insert (7.7 against 3.4 microseconds a row, measured with
-  ``bench/sqlite_binding.py``), all of it holding the GIL. So NULL is written into the
-  statement text where a row has ``None`` (consecutive rows with the same empty columns
-  share a statement, so the order of rows is kept) and booleans are bound as 0 and 1,
-  which is how SQLAlchemy stores them on SQLite anyway.
-
-PostgreSQL gets the same multi-row statements with its own values: its driver types
-``None`` and ``bool`` itself.
+Tried and not kept: CPython's ``sqlite3`` binds ``None`` and ``bool`` through its adapter
+protocol, about 0.5 microseconds a value slower than ``int`` or ``str``. Writing NULL into
+the statement text saves that, but finding the empty columns of each row in Python cost
+as much again (measured per row: 6.5 bound as given, 7.2 shaped and inlined).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Connection
+from sqlalchemy import Connection
 
 __all__ = ("bulk_write", "driver_cursor", "insert_many", "update_from_values")
+
+T = TypeVar("T")
 
 _MAX_ROWS_PER_STATEMENT = 256
 """Rows in one multi-row statement; fewer when the table is wide."""
@@ -71,25 +63,21 @@ def bulk_write(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any]
 
 class _Shape:
     """One INSERT's compiled parts: ``head`` up to VALUES, the column keys in bind order,
-    which of them are booleans, and the placeholder each takes."""
+    and one row's placeholder group."""
 
-    __slots__ = ("booleans", "head", "mark", "positions", "texts")
+    __slots__ = ("head", "positions", "texts", "values")
 
-    def __init__(self, head: str, positions: tuple[str, ...], booleans: tuple[int, ...], mark: str) -> None:
+    def __init__(self, head: str, positions: tuple[str, ...], values: str) -> None:
         self.head = head
         self.positions = positions
-        self.booleans = booleans
-        self.mark = mark
-        self.texts: dict[tuple[tuple[int, ...], int], str] = {}
+        self.values = values
+        self.texts: dict[int, str] = {}
 
-    def sql(self, nulls: tuple[int, ...], n: int) -> str:
-        """The statement for ``n`` rows with NULL written in at the ``nulls`` positions."""
-        text = self.texts.get((nulls, n))
+    def sql(self, n: int) -> str:
+        """The statement for ``n`` rows."""
+        text = self.texts.get(n)
         if text is None:
-            marks = [self.mark] * len(self.positions)
-            for i in nulls:
-                marks[i] = "NULL"
-            text = self.texts[(nulls, n)] = self.head + ", ".join(["(" + ", ".join(marks) + ")"] * n)
+            text = self.texts[n] = self.head + ", ".join([self.values] * n)
         return text
 
 
@@ -101,16 +89,8 @@ def _shape(conn: Connection, name: str, stmt: Any, keys: list[str]) -> _Shape | 
     if key not in _shapes:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
         head, sep, values = str(compiled).partition(" VALUES ")
-        if not (compiled.positional and compiled.positiontup and sep and values.startswith("(")):
-            _shapes[key] = None
-        else:
-            positions = tuple(compiled.positiontup)
-            columns = stmt.table.c
-            booleans = tuple(
-                i for i, p in enumerate(positions) if p in columns and isinstance(columns[p].type, Boolean)
-            )
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            _shapes[key] = _Shape(head + sep, positions, booleans, mark)
+        ok = compiled.positional and compiled.positiontup and sep and values.startswith("(")
+        _shapes[key] = _Shape(head + sep, tuple(compiled.positiontup), values) if ok else None
     return _shapes[key]
 
 
@@ -129,43 +109,14 @@ def insert_many(conn: Connection, name: str, stmt: Any, rows: list[dict[str, Any
         return
     per_stmt = max(1, min(_MAX_ROWS_PER_STATEMENT, _MAX_PARAMS // len(shape.positions)))
     cursor = driver_cursor(conn)
-    if conn.dialect.name != "sqlite":
-        for chunk in _chunks([[row[p] for p in shape.positions] for row in rows], per_stmt):
-            cursor.execute(shape.sql((), len(chunk)), [v for values in chunk for v in values])
-        return
-    for nulls, run in _runs(rows, shape.positions, shape.booleans):
-        for chunk in _chunks(run, per_stmt):
-            cursor.execute(shape.sql(nulls, len(chunk)), [v for values in chunk for v in values])
+    positions = shape.positions
+    for chunk in _chunks(rows, per_stmt):
+        cursor.execute(shape.sql(len(chunk)), [row[p] for row in chunk for p in positions])
 
 
-def _runs(
-    rows: list[dict[str, Any]], positions: Sequence[str], booleans: Sequence[int]
-) -> list[tuple[tuple[int, ...], list[list[Any]]]]:
-    """Consecutive rows with the same empty columns, as (NULL positions, bindable values
-    without them); booleans as 0/1 (SQLite only: see the module docstring)."""
-    runs: list[tuple[tuple[int, ...], list[list[Any]]]] = []
-    current: list[list[Any]] | None = None
-    current_nulls: tuple[int, ...] = ()
-    for row in rows:
-        values = [row[p] for p in positions]
-        for i in booleans:
-            v = values[i]
-            if v is not None:
-                values[i] = 1 if v else 0
-        nulls: tuple[int, ...] = ()
-        if None in values:
-            nulls = tuple([i for i, v in enumerate(values) if v is None])
-            values = [v for v in values if v is not None]
-        if current is None or nulls != current_nulls:
-            current, current_nulls = [], nulls
-            runs.append((nulls, current))
-        current.append(values)
-    return runs
-
-
-def _chunks(items: list[list[Any]], most: int) -> list[list[list[Any]]]:
+def _chunks(items: list[T], most: int) -> list[list[T]]:
     """``items`` in power-of-two chunks of at most ``most``."""
-    out: list[list[list[Any]]] = []
+    out: list[list[T]] = []
     start = 0
     while start < len(items):
         n = 1 << (min(most, len(items) - start).bit_length() - 1)
@@ -174,30 +125,26 @@ def _chunks(items: list[list[Any]], most: int) -> list[list[list[Any]]]:
     return out
 
 
-_update_sql: dict[tuple[str, str, tuple[int, ...], int], str] = {}
+_update_sql: dict[tuple[str, str, int], str] = {}
 
 
 def update_from_values(
     conn: Connection, table: str, key: str, columns: tuple[str, ...], assignments: str, rows: list[dict[str, Any]]
 ) -> None:
     """``WITH v(columns) AS (VALUES ...) UPDATE table SET assignments FROM v WHERE table.key = v.<first>``
-    (SQLite 3.33 and later), in order, with NULL written in as ``insert_many`` does.
+    (SQLite 3.33 and later), in chunks like ``insert_many``.
 
     ``rows`` must hold each key once: with two matches SQLite would apply one, arbitrarily.
     """
     per_stmt = max(1, min(_MAX_ROWS_PER_STATEMENT, _MAX_PARAMS // len(columns)))
+    values = "(" + ", ".join(["?"] * len(columns)) + ")"
     cursor = driver_cursor(conn)
-    for nulls, run in _runs(rows, columns, ()):  # no boolean columns are updated this way
-        for chunk in _chunks(run, per_stmt):
-            n = len(chunk)
-            sql = _update_sql.get((table, assignments, nulls, n))
-            if sql is None:
-                marks = ["?"] * len(columns)
-                for i in nulls:
-                    marks[i] = "NULL"
-                values = "(" + ", ".join(marks) + ")"
-                sql = _update_sql[(table, assignments, nulls, n)] = (
-                    f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([values] * n)}) "
-                    f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{columns[0]}"
-                )
-            cursor.execute(sql, [v for values in chunk for v in values])
+    for chunk in _chunks(rows, per_stmt):
+        n = len(chunk)
+        sql = _update_sql.get((table, assignments, n))
+        if sql is None:
+            sql = _update_sql[(table, assignments, n)] = (
+                f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([values] * n)}) "
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{columns[0]}"
+            )
+        cursor.execute(sql, [row[c] for row in chunk for c in columns])

@@ -35,7 +35,7 @@ def _engine(path: Path, *, synchronous: str, immediate: bool, pool_size: int) ->
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=0,
-        # A statement per row shape and chunk size (``tocsin.store.bulk``): more than the
+        # A statement per table and chunk size (``tocsin.store.bulk``), and the rest: more than the
         # driver's default cache of 128 prepared statements on a busy ingest path.
         connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": 512},
     )

@@ -32,8 +32,9 @@ Pipelining (when the writer has a ``lookups`` engine; SQLite does): the first th
 deferred-only jobs, whose work is Python (classifying, correlating, building rows), while
 a second, the commit stage, writes the previous group's rows and commits them, which is
 mostly SQLite's C code with the GIL released. A run of deferred-only jobs becomes a group
-once nothing more is queued (or at the group weight) and waits for the stage; at most
-two groups are ahead of what is durable. Such jobs read through their own connection
+once nothing more is queued and the stage can take it (or at the group weight); while the
+stage is busy the open group keeps growing, as the serial writer's would. At most two
+groups are ahead of what is durable. Such jobs read through their own connection
 (``lookups``), which sees only committed rows, so rows written but not committed yet are
 passed on in memory: ``Tx.earlier`` holds the ``Tx.group`` scratch of each of those
 groups. Any other job waits until the stage is idle and runs as the serial writer would.
@@ -82,6 +83,10 @@ SWITCH_INTERVAL_S = 0.0005
 A thread waiting for the GIL asks for it after this long. With the default, a busy event
 loop could keep the writer waiting up to 5 ms after each SQLite call: at 1,000 single-event
 requests a second a group commit of twenty jobs took ~20 ms, about half of it waiting."""
+
+_POLL_S = 0.0005
+"""How often the run stage looks again whether the commit stage is free, while it has a
+group open and nothing new has arrived."""
 
 CHECKPOINT_INTERVAL_S = 0.25
 """How often the checkpoint thread copies the WAL into the database file (SQLite only)."""
@@ -314,14 +319,9 @@ class Writer:
         while True:
             if carry is not None:
                 job, carry = carry, None
-            elif building is None:
-                job = self._queue.get()
             else:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:  # nothing more waiting: commit what we have
-                    self._hand(conn, stage, building)
-                    building = None
+                job, building = self._next_job(conn, stage, building)
+                if job is None:
                     continue
             if job is _STOP:
                 if building is not None:
@@ -348,6 +348,29 @@ class Writer:
             if building.weight >= self._max_group:
                 self._hand(conn, stage, building)
                 building = None
+
+    def _next_job(
+        self, conn: Connection, stage: _CommitStage, building: _Group | None
+    ) -> tuple[_Job[Any] | object | None, _Group | None]:
+        """The next queued job (None: look again) and the group still open after it.
+
+        With nothing more queued, the open group goes to the stage if it can take it; if
+        the stage is committing one group and holds the next, this one stays open, so it
+        grows with the load instead of queueing up as many small commits.
+        """
+        if building is None:
+            return self._queue.get(), None
+        try:
+            return self._queue.get_nowait(), building
+        except queue.Empty:
+            pass
+        if stage.can_take():
+            self._hand(conn, stage, building)
+            return None, None
+        try:
+            return self._queue.get(timeout=_POLL_S), building
+        except queue.Empty:
+            return None, building
 
     def _hand(self, conn: Connection, stage: _CommitStage, group: _Group) -> None:
         """Give ``group`` to the commit stage; if a job of it failed, wait for the commit and
@@ -508,6 +531,10 @@ class _CommitStage:
         with self._changed:
             self._inflight.append(group)
         self._slot.put(group)
+
+    def can_take(self) -> bool:
+        """Whether ``hand`` would return at once (no group is waiting for the stage)."""
+        return self._slot.empty()
 
     def uncommitted(self) -> tuple[dict[str, Any], ...]:
         """The scratch of every group handed over and not yet committed."""

@@ -100,8 +100,7 @@ class _IngestSink:
 _SINK = _IngestSink()
 _CLAIMED = "ingest.claimed"
 """``Tx.group`` key: (source, external_id) -> ids stored by earlier jobs of the group, whose
-rows are not in the database yet; a repeat in a later job must find them all the same, and
-so must a job of a later group while this one is still being committed (``Tx.earlier``)."""
+rows are not in the database yet; a repeat in a later job must find them all the same."""
 
 
 def ingest_job(
@@ -124,10 +123,6 @@ def ingest_job(
         claimed: dict[tuple[str, str], tuple[int, int | None]] = tx.group.setdefault(_CLAIMED, {})
         keys = {(e.source, e.external_id) for e in items if e.external_id is not None}
         known = {k: claimed[k] for k in keys if k in claimed}
-        for earlier in tx.earlier:  # groups written but not yet committed: not in the database yet
-            if keys and _CLAIMED in earlier:
-                pending = earlier[_CLAIMED]
-                known.update((k, pending[k]) for k in keys if k in pending and k not in known)
         unknown = [k for k in keys if k not in known]
         if unknown:
             known.update(repo.find_existing(tx.conn, unknown))

@@ -35,9 +35,7 @@ def _engine(path: Path, *, synchronous: str, immediate: bool, pool_size: int) ->
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=0,
-        # A statement per table and chunk size (``tocsin.store.bulk``), and the rest: more than the
-        # driver's default cache of 128 prepared statements on a busy ingest path.
-        connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": 512},
+        connect_args={"check_same_thread": False, "timeout": 30},
     )
 
     @event.listens_for(engine, "connect")
@@ -82,17 +80,10 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.write_engine = _engine(path, synchronous=synchronous.upper(), immediate=True, pool_size=1)
         self.read_engine = _engine(path, synchronous=synchronous.upper(), immediate=False, pool_size=readers)
-        # The writer's own reads while its commit stage writes (deduplication lookups).
-        self.lookup_engine = _engine(path, synchronous=synchronous.upper(), immediate=False, pool_size=1)
         migrate(self.write_engine)
 
     def writer(self, *, max_pending: int, max_group_weight: int) -> Writer:
-        return Writer(
-            self.write_engine,
-            lookups=self.lookup_engine,
-            max_pending=max_pending,
-            max_group_weight=max_group_weight,
-        )
+        return Writer(self.write_engine, max_pending=max_pending, max_group_weight=max_group_weight)
 
     def read_blocking(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one read transaction (a consistent snapshot), on this thread."""
@@ -106,7 +97,6 @@ class Database:
     def close(self) -> None:
         self.write_engine.dispose()
         self.read_engine.dispose()
-        self.lookup_engine.dispose()
 
 
 def open_database(path: str | Path, *, synchronous: str = "FULL") -> Database:

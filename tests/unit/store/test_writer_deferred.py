@@ -19,7 +19,7 @@ from tocsin.model import Actor, EventIn
 from tocsin.store import repo
 from tocsin.store.schema import events, incidents, outbox, timeline, tokens
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import Tx, Writer, deferred_only
+from tocsin.store.writer import Tx, deferred_only
 
 
 class TokenSink:
@@ -37,21 +37,9 @@ def _names(conn: Connection) -> list[str]:
     return list(conn.execute(select(tokens.c.name).order_by(tokens.c.id)).scalars())
 
 
-@pytest.fixture(params=["serial", "pipelined"])
-def pipelined(request: pytest.FixtureRequest) -> bool:
-    """Both writer modes: one thread (no lookup engine), or run-then-commit stages."""
-    return bool(request.param == "pipelined")
-
-
-def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]], pipelined: bool = False) -> list[Any]:
-    """Submit ``jobs`` while the writer is held busy, so they commit as one group.
-
-    The pipelined writer commits a run of deferred-only jobs apart from a direct job that
-    follows it, so there the count of commits is only checked when all are deferred-only.
-    """
-    writer = Writer(
-        db.write_engine, lookups=db.lookup_engine if pipelined else None, max_pending=10_000, max_group_weight=1000
-    )
+def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
+    """Submit ``jobs`` while the writer is held busy, so they commit as one group."""
+    writer = db.writer(max_pending=10_000, max_group_weight=1000)
     gate = threading.Event()
     writer.start()
 
@@ -67,12 +55,11 @@ def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]], pipelined: bool 
         results = asyncio.run(main())
     finally:
         writer.stop()
-    if not pipelined or all(getattr(job, "deferred_only", False) for job in jobs):
-        assert writer.stats.commits == 2  # the blocker's group, then all of ``jobs`` together
+    assert writer.stats.commits == 2  # the blocker's group, then all of ``jobs`` together
     return results
 
 
-def test_failed_deferred_job_drops_its_items_alone(db: Database, pipelined: bool) -> None:
+def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
     sink = TokenSink()
     repaired: list[bool] = []
 
@@ -87,7 +74,7 @@ def test_failed_deferred_job_drops_its_items_alone(db: Database, pipelined: bool
 
         return job
 
-    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")], pipelined)
+    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")])
     assert (a, b) == ("a", "b") and isinstance(boom, RuntimeError)
     assert sink.flushes == [["a", "b"]]  # one flush for the group, without the failed job's item
     assert repaired == [True]
@@ -95,7 +82,7 @@ def test_failed_deferred_job_drops_its_items_alone(db: Database, pipelined: bool
         assert _names(conn) == ["a", "b"]
 
 
-def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Database, pipelined: bool) -> None:
+def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Database) -> None:
     sink = TokenSink()
     seen: list[list[str]] = []
 
@@ -111,13 +98,13 @@ def test_deferred_rows_are_written_before_a_job_that_writes_directly(db: Databas
     def deferred_again(tx: Tx) -> None:
         tx.defer(sink, "d2")
 
-    in_one_group(db, [deferred, direct, deferred_again], pipelined)
+    in_one_group(db, [deferred, direct, deferred_again])
     assert seen == [["d1"]]
     with db.read_engine.connect() as conn:
         assert _names(conn) == ["d1", "x", "d2"]
 
 
-def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database, pipelined: bool) -> None:
+def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database) -> None:
     sink = TokenSink()
 
     @deferred_only
@@ -128,13 +115,13 @@ def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database, pi
         tx.conn.execute(tokens.insert().values(name="undone", role="device", hash="u", created_us=0))
         raise ValueError("no")
 
-    ok, failed = in_one_group(db, [deferred, direct_fails], pipelined)
+    ok, failed = in_one_group(db, [deferred, direct_fails])
     assert ok is None and isinstance(failed, ValueError)
     with db.read_engine.connect() as conn:
         assert _names(conn) == ["kept"]
 
 
-def test_repeated_external_id_within_one_group_is_stored_once(db: Database, pipelined: bool) -> None:
+def test_repeated_external_id_within_one_group_is_stored_once(db: Database) -> None:
     state = EngineState()
     db.writer(max_pending=10, max_group_weight=10).run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
     ev = EventIn(type="fire.smoke", method="equipment", source="panel-1", site="s", external_id="e-1")
@@ -146,7 +133,6 @@ def test_repeated_external_id_within_one_group_is_stored_once(db: Database, pipe
             ingest_job(state, [ev], received_us=10, actor=actor),
             ingest_job(state, [ev, other], received_us=11, actor=actor),
         ],
-        pipelined,
     )
     assert again[0] == first[0]
     with db.read_engine.connect() as conn:
@@ -175,7 +161,7 @@ def test_insert_many_writes_every_row_in_order(db: Database, count: int) -> None
     assert got == [(r["id"], r["payload"]) for r in rows]
 
 
-def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: Database, pipelined: bool) -> None:
+def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: Database) -> None:
     state = EngineState()
     writer = db.writer(max_pending=10, max_group_weight=10)
     writer.run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
@@ -189,7 +175,6 @@ def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: 
             ingest_job(state, [ev], received_us=12, actor=actor),
             ingest_job(state, [msgspec.structs.replace(ev, condition="cleared")], received_us=13, actor=actor),
         ],
-        pipelined,
     )
     with db.read_engine.connect() as conn:
         row = conn.execute(select(incidents.c.event_count, incidents.c.condition, incidents.c.updated_us)).one()
@@ -198,9 +183,7 @@ def test_one_incident_touched_by_several_jobs_of_a_group_counts_every_event(db: 
     assert stored == 5
 
 
-def test_an_older_event_moves_the_incident_first_time_back_and_a_newer_one_does_not(
-    db: Database, pipelined: bool
-) -> None:
+def test_an_older_event_moves_the_incident_first_time_back_and_a_newer_one_does_not(db: Database) -> None:
     state = EngineState()
     writer = db.writer(max_pending=10, max_group_weight=10)
     writer.run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
@@ -216,9 +199,8 @@ def test_an_older_event_moves_the_incident_first_time_back_and_a_newer_one_does_
             ingest_job(state, [newer], received_us=11, actor=actor),
             ingest_job(state, [older], received_us=12, actor=actor),
         ],
-        pipelined,
     )
-    in_one_group(db, [ingest_job(state, [newer], received_us=13, actor=actor)], pipelined)
+    in_one_group(db, [ingest_job(state, [newer], received_us=13, actor=actor)])
     with db.read_engine.connect() as conn:
         first, last, count = conn.execute(
             select(incidents.c.first_event_us, incidents.c.last_event_us, incidents.c.event_count)

@@ -102,19 +102,16 @@ def _html(runtime: Runtime, template: str, status: int = 200, **context: Any) ->
     return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=_security_headers(runtime))
 
 
-def _config(runtime: Runtime, actor: Actor, page: str, **extra: Any) -> str:
+def _config(runtime: Runtime, actor: Actor, **extra: Any) -> str:
     """The page's settings for its script, as JSON in a non-executable ``<script type=application/json>``."""
     console = runtime.settings.console
     data = {
-        "page": page,
         "user": {"name": actor.name, "role": actor.role},
         "can": {
             name: allows(actor.role, perm)
             for name, perm in (
                 ("act", "incidents:act"),
                 ("map_types", "alarm_types:write"),
-                ("admin", "users:manage"),
-                ("audit", "audit:read"),
             )
         },
         "purposes": list(PURPOSES),
@@ -140,6 +137,9 @@ async def _page(request: Request[Any, Any, Any], name: str, **extra: Any) -> Res
     page = PAGES[name]
     nav = [(key, PAGES[key]) for key in NAV if allows(actor.role, PAGES[key].permission)]
     if not allows(actor.role, page.permission):
+        if name == "queue" and nav:
+            # the console's home is the first page this role may use (an auditor's is the dashboards)
+            return Redirect(nav[0][1].path)
         return _html(runtime, "forbidden.html", 403, actor=actor, nav=nav, page=page, current=name)
     return _html(
         runtime,
@@ -148,7 +148,7 @@ async def _page(request: Request[Any, Any, Any], name: str, **extra: Any) -> Res
         nav=nav,
         page=page,
         current=name,
-        config=_config(runtime, actor, name, **extra),
+        config=_config(runtime, actor, **extra),
     )
 
 
@@ -166,12 +166,6 @@ async def login_page(request: Request[Any, Any, Any], next: str = "/console/") -
 
 @get("/console/", include_in_schema=False)
 async def queue_page(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
-    actor = await _actor(request)
-    if actor is not None and not allows(actor.role, PAGES["queue"].permission):
-        # the console's home is the first page this role may use (an auditor's is the audit log)
-        home = next((PAGES[key].path for key in NAV if allows(actor.role, PAGES[key].permission)), None)
-        if home is not None:
-            return Redirect(home)
     return await _page(request, "queue")
 
 

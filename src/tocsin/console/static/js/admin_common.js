@@ -1,7 +1,7 @@
 // What the administration and audit pages share: times in epoch microseconds, server
 // errors shown beside the form that caused them (field + message), confirmation
 // dialogs, and the data-ready flag the browser tests wait for.
-import { ApiError, h, mount, showError } from "./api.js";
+import { ApiError, fmtTime, h, mount, showError } from "./api.js";
 
 // Roles a person may hold; "device" is for tokens only (machines posting events).
 export const PERSON_ROLES = ["admin", "supervisor", "operator", "auditor"];
@@ -12,8 +12,7 @@ export function fromUs(us) {
 }
 
 export function fmtUs(us) {
-  const d = fromUs(us);
-  return d ? d.toLocaleString(undefined, { hour12: false }) : "";
+  return fmtTime(fromUs(us));
 }
 
 export function timeCell(us) {

@@ -2,7 +2,7 @@
 // type (admin_type_editor.js), and the vendor-code mappings with the codes still waiting
 // for one. Every definition and mapping goes through the protected-category guard on
 // the server; this page shows its answer and offers no way around it.
-import { api, h, mount, priorityBadge, showError, toast } from "./api.js";
+import { api, h, mount, priorityBadge, problemText, showError, toast } from "./api.js";
 import { boot, busy, emptyRow, head } from "./admin_common.js";
 import { openEditor } from "./admin_type_editor.js";
 
@@ -20,14 +20,14 @@ function matches(type, words) {
   return words.every((w) => hay.includes(w));
 }
 
-function select(code) {
+function markSelectedRow(code) {
   for (const tr of tbody.querySelectorAll("tr[data-code]")) {
     tr.setAttribute("aria-selected", String(tr.dataset.code === code));
   }
 }
 
 function edit(type) {
-  select(type?.code ?? "");
+  markSelectedRow(type?.code ?? "");
   openEditor(editor, type, { done: afterEdit, keys: new Set(types.map((t) => t.key)) });
 }
 
@@ -35,7 +35,7 @@ async function afterEdit(code) {
   if (code === undefined) {
     editor.hidden = true;
     editor.replaceChildren();
-    select("");
+    markSelectedRow("");
     return;
   }
   await load();
@@ -102,7 +102,7 @@ function waitingRow(item, index) {
         await loadMappings();
       } catch (err) {
         error.hidden = false;
-        error.textContent = err.message + (err.body?.errors || []).map((e) => ` · ${e.path ?? ""} ${e.message}`).join("");
+        error.textContent = problemText(err);
       }
     });
   });

@@ -35,22 +35,26 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
 }
 
 // Ask for a justification (purpose, text, case number) when the server wants one, then retry.
-export async function consulting(path, options = {}) {
+// `kept`, when given, holds the headers once given, so later calls with it (live reloads of
+// the same page view) do not ask again; a retry that still fails forgets them. With
+// prompt: false nobody is asked, and the refusal is thrown.
+export async function consulting(path, options = {}, { kept = null, prompt = true } = {}) {
+  const withHeaders = (headers) => api(path, { ...options, headers: { ...(options.headers || {}), ...headers } });
+  if (kept?.headers) return withHeaders(kept.headers);
   try {
     return await api(path, options);
   } catch (err) {
-    if (!(err instanceof ApiError) || err.body.error !== "justification_required") throw err;
+    if (!(err instanceof ApiError) || err.body.error !== "justification_required" || !prompt) throw err;
     const given = await justify(err.message);
     if (!given) throw err;
-    return api(path, {
-      ...options,
-      headers: {
-        ...(options.headers || {}),
-        "X-Justification": given.purpose,
-        "X-Justification-Text": given.text,
-        "X-Case-Number": given.caseNumber,
-      },
-    });
+    const headers = { "X-Justification": given.purpose, "X-Justification-Text": given.text, "X-Case-Number": given.caseNumber };
+    if (kept) kept.headers = headers;
+    try {
+      return await withHeaders(headers);
+    } catch (again) {
+      if (kept) kept.headers = null;
+      throw again;
+    }
   }
 }
 
@@ -106,10 +110,14 @@ export function toast(message, kind = "info", ms = 5000) {
   setTimeout(() => item.remove(), ms);
 }
 
+// An error as one line: its message, then each problem the server listed ("path message").
+export function problemText(err) {
+  const details = (err?.body?.errors || []).map((e) => `${e.path ?? ""} ${e.message ?? ""}`.trim());
+  return [err?.message || String(err), ...details].join(" · ");
+}
+
 export function showError(err) {
-  const body = err?.body || {};
-  const details = (body.errors || []).map((e) => `${e.path ?? ""} ${e.message ?? ""}`.trim());
-  toast([err.message || String(err), ...details].join(" · "), "error", 9000);
+  toast(problemText(err), "error", 9000);
 }
 
 export function fmtTime(iso) {

@@ -2,14 +2,14 @@
 // an inclusion check of any record against the checkpoint, computed in this browser.
 // Reading records or proofs is itself recorded in the log, with the purpose chosen here.
 // We never say "verified" unless the hashes were computed here and matched.
-import { api, config, h, mount, showError, toast } from "./api.js";
+import { api, config, fmtTime, h, mount, showError, toast } from "./api.js";
 import { boot, busy, emptyRow, head, select } from "./admin_common.js";
 import {
   b64ToBytes, cryptoAvailable, equalBytes, parseCheckpoint, recordLeaf, toHex, verifyCheckpointSignature, verifyInclusion,
 } from "./audit_verify.js";
 
 const KEY_STORE = "tocsin.audit.verifierKey";
-const state = { checkpoint: null, signature: null, start: 0, limit: 100, size: 0, next: null, records: [] };
+const state = { checkpoint: null, signature: null, start: 0, size: 0, next: null, records: [] };
 
 const checkpointBox = h("section", { id: "checkpoint", class: "panel", "aria-labelledby": "checkpoint-title" });
 const tbody = h("tbody", {});
@@ -126,7 +126,7 @@ function row(record) {
   const detail = detailText(record);
   return h("tr", { dataset: { seq: record.seq, outcome, operation: record.operation } },
     h("th", { scope: "row", class: "num", "data-label": "Seq" }, record.seq),
-    h("td", { "data-label": "Time" }, h("time", { datetime: record.at, title: record.at }, new Date(record.at).toLocaleString(undefined, { hour12: false }))),
+    h("td", { "data-label": "Time" }, h("time", { datetime: record.at, title: record.at }, fmtTime(record.at))),
     h("td", { "data-label": "Actor" }, record.actor),
     h("td", { "data-label": "Role" }, record.role),
     h("td", { "data-label": "Operation" }, record.operation),
@@ -167,7 +167,7 @@ function draw() {
 async function loadPage(start) {
   const limit = Number(limitSelect.value);
   const page = await api(`/api/v1/audit/records?start=${Math.max(0, start)}&limit=${limit}`, { headers: justificationHeaders() });
-  Object.assign(state, { start: Math.max(0, start), limit, size: page.size, next: page.next, records: page.records });
+  Object.assign(state, { start: Math.max(0, start), size: page.size, next: page.next, records: page.records });
   fillSelect(filters.operation, new Set(page.records.map((r) => r.operation)));
   fillSelect(filters.outcome, new Set(page.records.map((r) => r.outcome || "ok")));
   draw();

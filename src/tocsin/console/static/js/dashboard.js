@@ -3,7 +3,7 @@
 // every 5 s. Drills are counted apart, never mixed into the real figures. It also lists the
 // vendor codes still waiting for an alarm type; administrators map them here in one step
 // (PUT /api/v1/mappings/{code}), through the same protected-category guard as the API.
-import { api, config, h, mount, showError, toast } from "./api.js";
+import { api, config, h, mount, problemText, showError, toast } from "./api.js";
 import { areaChart, barChart, columnChart } from "./charts.js";
 import { live } from "./live.js";
 
@@ -166,8 +166,7 @@ async function mapCode(code, select, button, message) {
     if (!unmappedRows.size) renderUnmapped([]);
   } catch (err) {
     showError(err);
-    const details = (err.body?.errors || []).map((e) => `${e.path ?? ""} ${e.message ?? ""}`.trim());
-    message.textContent = `Refused${err.status ? ` (HTTP ${err.status})` : ""}: ${[err.message, ...details].join(" · ")}`;
+    message.textContent = `Refused${err.status ? ` (HTTP ${err.status})` : ""}: ${problemText(err)}`;
     message.hidden = false;
     button.disabled = false;
     select.disabled = false;

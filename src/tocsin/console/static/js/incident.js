@@ -6,7 +6,8 @@
 // one the person gives is kept for this page view, so live reloads of the same incident
 // do not ask again; it is never invented on their behalf.
 
-import { ApiError, api, config, h, justify, mount, showError, toast } from "./api.js";
+import { ApiError, config, consulting, h, mount, showError, toast } from "./api.js";
+import { gPrefix, typing } from "./keys.js";
 import { live } from "./live.js";
 import { ACTIONS, actionsPanel, perform, postSop } from "./incident_actions.js";
 import { eventsPanel, header, locationPanel, queueUrl, sopPanel, timeline } from "./incident_render.js";
@@ -29,30 +30,14 @@ const canAct = Boolean(config.can?.act);
 const app = document.getElementById("app");
 
 let detail = null;
-let justification = null; // headers, once given
+const justification = { headers: null }; // once given, for this page view
 let stale = false; // the timeline is older than the header (a reload would need a justification)
 let reloadTimer = null;
 let busy = false;
-let lastG = 0;
 let showEvents = localStorage.getItem(EVENTS_KEY) !== "0";
 
-async function fetchDetail({ prompt }) {
-  const path = `/api/v1/incidents/${id}`;
-  if (justification) return api(path, { headers: justification });
-  try {
-    return await api(path);
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.body.error !== "justification_required" || !prompt) throw err;
-    const given = await justify(err.message);
-    if (!given) throw err;
-    justification = { "X-Justification": given.purpose, "X-Justification-Text": given.text, "X-Case-Number": given.caseNumber };
-    try {
-      return await api(path, { headers: justification });
-    } catch (again) {
-      justification = null;
-      throw again;
-    }
-  }
+function fetchDetail({ prompt }) {
+  return consulting(`/api/v1/incidents/${id}`, {}, { kept: justification, prompt });
 }
 
 async function load({ prompt = true } = {}) {
@@ -74,7 +59,7 @@ function scheduleReload(incident) {
   clearTimeout(reloadTimer);
   reloadTimer = setTimeout(() => {
     const handling = incident?.handling ?? detail?.handling;
-    if (OPEN.has(handling) || justification || !canAct) {
+    if (OPEN.has(handling) || justification.headers || !canAct) {
       load({ prompt: false });
     } else {
       // show the new state now from the change itself; the timeline waits for a justification
@@ -214,17 +199,15 @@ function render() {
 }
 
 // ---- keyboard: a n r c, u / Backspace back to the queue ----
-const KEYS = { a: "acknowledge", n: "note", r: "resolve", c: "close" };
+const KEYS = Object.fromEntries(ACTIONS.filter(([, , key]) => key).map(([action, , key]) => [key, action]));
 
 const back = () => location.assign(queueUrl());
 
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = event.target;
-  if (target instanceof HTMLElement && target.closest("input:not([type=checkbox]), textarea, select, [contenteditable]")) return;
+  if (typing(event.target, { exceptCheckboxes: true })) return;
   if (document.querySelector("dialog[open]")) return;
-  if (event.key === "g") { lastG = Date.now(); return; }
-  if (Date.now() - lastG < 1000) return; // the shell's g q / g m / g d
+  if (gPrefix(event)) return; // the shell's g q / g m / g d
   if (event.key === "u" || event.key === "Backspace") {
     event.preventDefault();
     back();

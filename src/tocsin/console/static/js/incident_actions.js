@@ -4,7 +4,7 @@
 
 import { api, config, h } from "./api.js";
 
-// [action, label, shortcut key, primary?]
+// [action, label, shortcut key]; the incident page takes its keyboard shortcuts from here
 export const ACTIONS = [
   ["acknowledge", "Acknowledge", "a"],
   ["assign", "Assign…", null],

@@ -5,8 +5,8 @@
 import { api, config, h, mount, priorityBadge, showError, stateBadge } from "./api.js";
 import { live } from "./live.js";
 import { createMap, MAP_KEYS } from "./mapview.js";
+import { OPEN, compare, fetchOpenIncidents } from "./queue_model.js";
 
-const OPEN = new Set(["new", "acknowledged", "dispatched"]);
 const LIST_PAGE = 1000;
 const LIST_EVERY_MS = 1000;
 const SITES_EVERY_MS = 15000;
@@ -33,7 +33,6 @@ const more = h("button", { type: "button", class: "btn-quiet map-more", hidden: 
 } });
 
 const view = createMap(mapBox, { onStatus: showMode });
-mapBox.tocsinStats = view.stats; // for load checks: cost of applying live batches to the markers
 
 function showMode({ mode, reason }) {
   const text = mode === "tiles"
@@ -77,10 +76,6 @@ function marker(incident) {
   };
 }
 
-function queueOrder(a, b) {
-  return a.priority - b.priority || a._firstMs - b._firstMs || a.id - b.id;
-}
-
 // -- the list: the same incidents as links ---------------------------------------------------
 
 const rows = new Map(); // id -> {li, link, meta, sig}
@@ -101,13 +96,13 @@ function row(incident) {
   cached.meta.replaceChildren(
     stateBadge(incident.handling), " ",
     ...(incident.condition === "cleared" ? [h("span", { class: "tag tag-cleared" }, "cleared"), " "] : []),
-    h("time", { datetime: incident.first_event_at }, shortTime(incident._firstMs)));
+    h("time", { datetime: incident.first_event_at }, shortTime(incident._t)));
   return cached.li;
 }
 
 function renderList() {
   listTimer = 0;
-  const sorted = [...located.values()].sort(queueOrder);
+  const sorted = [...located.values()].sort(compare);
   const shown = sorted.slice(0, listLimit);
   const wanted = shown.map(row);
   const keep = new Set(wanted);
@@ -151,7 +146,7 @@ function track(incident) {
   located.delete(incident.id);
   unlocated.delete(incident.id);
   if (!OPEN.has(incident.handling)) return false;
-  incident._firstMs = Date.parse(incident.first_event_at); // sort key, parsed once
+  incident._t = Date.parse(incident.first_event_at); // sort key (queue order), parsed once
   if (incident.location) located.set(incident.id, incident);
   else unlocated.add(incident.id);
   return Boolean(incident.location);
@@ -173,17 +168,10 @@ function scheduleSites() {
 }
 
 async function loadAll() {
-  const fresh = [];
-  let cursor = null;
+  let fresh;
   fetching = true;
   try {
-    do {
-      const query = new URLSearchParams({ state: "open", order: "queue", limit: "500" });
-      if (cursor) query.set("cursor", cursor);
-      const page = await api(`/api/v1/incidents?${query}`);
-      fresh.push(...page.items);
-      cursor = page.next;
-    } while (cursor);
+    fresh = await fetchOpenIncidents();
   } catch (err) {
     pending = []; // the next full load brings them
     throw err;

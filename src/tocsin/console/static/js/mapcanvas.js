@@ -3,7 +3,7 @@
 // Leaflet is missing, so a control room without internet still has a map. A renderer behind
 // MapView (mapview.js), which owns the data and calls put/drop/setSites/fit/highlight/invalidate.
 import { h } from "./api.js";
-import { PRIORITY_RADIUS, colours, makeSprite, tipLines } from "./mapmarkers.js";
+import { colours, drawRing, makeSprite, siteColour, tipLines } from "./mapmarkers.js";
 
 const RAD = Math.PI / 180;
 const MAX_LAT = 85.05112878;
@@ -53,8 +53,7 @@ export class CanvasBackend {
       h("button", { type: "button", "aria-label": "Zoom out", title: "Zoom out", onclick: () => this.zoomBy(-1) }, "−"),
       h("button", { type: "button", "aria-label": "Fit everything", title: "Fit everything", onclick: () => view.fit() }, "⤢"));
     view.container.append(this.canvas, this.tip, this.controls);
-    this.resizer = new ResizeObserver(() => this.resize());
-    this.resizer.observe(view.container);
+    new ResizeObserver(() => this.resize()).observe(view.container);
     this.bindInput();
     this.resize();
   }
@@ -144,7 +143,6 @@ export class CanvasBackend {
   }
 
   draw() {
-    const started = performance.now();
     const ctx = this.canvas.getContext("2d");
     const { width: w, height: ht } = this;
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
@@ -160,7 +158,7 @@ export class CanvasBackend {
       const [x, y] = this.toScreen(u, v, scale);
       if (x < -10 || y < -10 || x > w + 10 || y > ht + 10) continue;
       ctx.fillStyle = "#1f2a35";
-      ctx.strokeStyle = item.open ? this.palette[item.top_priority] || this.palette[4] : "#6f7d8b";
+      ctx.strokeStyle = siteColour(item, this.palette);
       ctx.fillRect(x - 5, y - 5, 10, 10);
       ctx.strokeRect(x - 5, y - 5, 10, 10);
       if (labelSites) {
@@ -190,18 +188,11 @@ export class CanvasBackend {
     for (const item of [this.marked, this.hover]) {
       if (!item || item.site !== undefined || !this.items.has(item.id)) continue;
       const [x, y] = this.toScreen(...toUnit(item.lat, item.lon), scale);
-      ctx.beginPath();
-      ctx.arc(x, y, (PRIORITY_RADIUS[item.priority] || 5) + 5, 0, 2 * Math.PI);
-      ctx.lineWidth = 3;
-      ctx.strokeStyle = this.palette.focus;
-      ctx.stroke();
+      drawRing(ctx, x, y, item, this.palette);
     }
     this.hit = hit;
     this.drawScale(ctx);
     this.showTip(this.hover || this.marked);
-    const stats = this.view.stats;
-    stats.drawMs = performance.now() - started;
-    stats.maxDrawMs = Math.max(stats.maxDrawMs || 0, stats.drawMs);
   }
 
   sprite(item) {
@@ -336,10 +327,5 @@ export class CanvasBackend {
       else return;
       e.preventDefault();
     });
-  }
-
-  destroy() {
-    this.resizer.disconnect();
-    cancelAnimationFrame(this.frame);
   }
 }

@@ -2,7 +2,7 @@
 // web/build.sh) over the configured tile source (config.map.tiles), markers as canvas circle
 // markers. A renderer behind MapView (mapview.js), with the same methods as CanvasBackend.
 import { h } from "./api.js";
-import { PRIORITY_RADIUS, colours, ensureStyles, makeSprite, tipLines } from "./mapmarkers.js";
+import { PRIORITY_RADIUS, colours, drawRing, ensureStyles, makeSprite, siteColour, tipLines } from "./mapmarkers.js";
 
 const VENDOR = "/console/static/vendor/leaflet";
 
@@ -72,13 +72,7 @@ export class LeafletBackend {
         const { x, y } = this._point;
         const ctx = renderer._ctx;
         ctx.drawImage(sprite.canvas, Math.round(x - sprite.half), Math.round(y - sprite.half), 2 * sprite.half, 2 * sprite.half);
-        if (this.marked) {
-          ctx.beginPath();
-          ctx.arc(x, y, sprite.radius + 5, 0, 2 * Math.PI);
-          ctx.lineWidth = 3;
-          ctx.strokeStyle = palette.focus;
-          ctx.stroke();
-        }
+        if (this.marked) drawRing(ctx, x, y, this.item, palette);
         return undefined;
       },
     });
@@ -96,8 +90,7 @@ export class LeafletBackend {
       .addTo(map);
     view.container.append(h("div", { class: "mv-controls mv-controls-leaflet" },
       h("button", { type: "button", "aria-label": "Fit everything", title: "Fit everything", onclick: () => view.fit() }, "⤢")));
-    this.resizer = new ResizeObserver(() => map.invalidateSize({ pan: false }));
-    this.resizer.observe(view.container);
+    new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(view.container);
   }
 
   tip(item) {
@@ -138,9 +131,8 @@ export class LeafletBackend {
   setSites(list) {
     this.siteLayer.clearLayers();
     for (const site of list) {
-      const colour = site.open ? this.palette[site.top_priority] || this.palette[4] : "#6f7d8b";
       const marker = new this.SiteMarker([site.lat, site.lon], {
-        renderer: this.siteRenderer, radius: 5, color: colour, weight: 2, fillColor: "#1f2a35", fillOpacity: 0.9,
+        renderer: this.siteRenderer, radius: 5, color: siteColour(site, this.palette), weight: 2, fillColor: "#1f2a35", fillOpacity: 0.9,
       });
       marker.bindTooltip(() => this.tip(site), { direction: "top" });
       marker.addTo(this.siteLayer);
@@ -171,10 +163,5 @@ export class LeafletBackend {
     this.marked.redraw();
     this.marked.openTooltip();
     if (pan && !this.map.getBounds().contains(this.marked.getLatLng())) this.map.panTo(this.marked.getLatLng());
-  }
-
-  destroy() {
-    this.resizer.disconnect();
-    this.map.remove();
   }
 }

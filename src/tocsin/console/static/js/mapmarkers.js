@@ -1,5 +1,6 @@
 // What both map renderers (mapcanvas.js, mapleaflet.js) and the view (mapview.js) share:
-// the marker look and its colours, the tooltip text, and loading a stylesheet once.
+// the marker look and its colours, a site's outline, the highlight ring, the tooltip text, and
+// loading a stylesheet once.
 import { h } from "./api.js";
 
 export const PRIORITY_RADIUS = { 1: 8, 2: 7, 3: 6, 4: 5 };
@@ -41,6 +42,20 @@ export function makeSprite(item, palette, ratio) {
   g.strokeStyle = style.stroke;
   g.stroke();
   return { canvas, half, radius: style.radius };
+}
+
+// A site's outline: the colour of its top open priority, grey when nothing is open.
+export function siteColour(site, palette) {
+  return site.open ? palette[site.top_priority] || palette[4] : "#6f7d8b";
+}
+
+// The ring around a highlighted incident (hovered, or focused in the list), centred on x, y.
+export function drawRing(ctx, x, y, item, palette) {
+  ctx.beginPath();
+  ctx.arc(x, y, (PRIORITY_RADIUS[item.priority] || 5) + 5, 0, 2 * Math.PI);
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = palette.focus;
+  ctx.stroke();
 }
 
 export function tipLines(item) {

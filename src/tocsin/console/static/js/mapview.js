@@ -34,7 +34,6 @@ export class MapView {
     this.onStatus = onStatus || (() => {});
     this.incidents = new Map();
     this.sites = [];
-    this.stats = { applied: 0, changes: 0, lastMs: 0, maxMs: 0, totalMs: 0 };
     this.outbox = new Map(); // id -> incident, or null to remove: changes not yet drawn
     this.flushTimer = 0;
     this.lastFlush = 0;
@@ -95,7 +94,6 @@ export class MapView {
    * time for panning. Panning and zooming themselves redraw at once.
    */
   update(upserts = [], removedIds = []) {
-    const started = performance.now();
     for (const id of removedIds) {
       if (this.incidents.delete(id)) this.outbox.set(id, null);
     }
@@ -111,10 +109,6 @@ export class MapView {
       this.outbox.set(item.id, copy);
     }
     this._scheduleFlush();
-    const ms = performance.now() - started;
-    const changes = this.stats.changes + upserts.length + removedIds.length;
-    Object.assign(this.stats, { applied: this.stats.applied + 1, changes, lastMs: ms, totalMs: this.stats.totalMs + ms });
-    this.stats.maxMs = Math.max(this.stats.maxMs, ms);
   }
 
   _scheduleFlush() {
@@ -124,7 +118,7 @@ export class MapView {
   }
 
   _flush() {
-    const started = (this.lastFlush = performance.now());
+    this.lastFlush = performance.now();
     this.flushTimer = 0;
     const puts = [];
     for (const [id, item] of this.outbox) {
@@ -134,10 +128,6 @@ export class MapView {
     this.outbox.clear();
     for (const item of byPriority(puts)) this.backend.put(item);
     this.backend.invalidate();
-    const stats = this.stats;
-    stats.flushes = (stats.flushes || 0) + 1;
-    stats.flushMs = performance.now() - started;
-    stats.maxFlushMs = Math.max(stats.maxFlushMs || 0, stats.flushMs);
   }
 
   /** Show these sites ([{site, lat, lon, open, top_priority}]); those without a place are skipped. */
@@ -160,11 +150,6 @@ export class MapView {
   highlight(id, { pan = false } = {}) {
     this.backend?.highlight(id == null ? null : this.incidents.get(id) || null, pan);
   }
-
-  destroy() {
-    this.backend?.destroy();
-    this.container.replaceChildren();
-  }
 }
 
 /** The map page's map. Options default to the server's [console] settings. */
@@ -182,7 +167,7 @@ export function miniMap(container, { lat, lon, label, priority }) {
   const view = new MapView(container, { ...(config.map || {}), center: [lat, lon], zoom: Math.max(config.map?.zoom || 15, 15) });
   view.update([{ id: null, lat, lon, priority: priority || 4, label: label || "This incident", handling: "new" }]);
   const where = `${Math.abs(lat).toFixed(5)}° ${lat >= 0 ? "N" : "S"}, ${Math.abs(lon).toFixed(5)}° ${lon >= 0 ? "E" : "W"}`;
-  container.append(h("p", { class: "mv-coords" }, h("span", { class: "mv-hidden" }, "Location: "), where));
+  container.append(h("p", { class: "mv-coords" }, h("span", { class: "visually-hidden" }, "Location: "), where));
   view.ready.then(() => view.fit());
   return view;
 }

@@ -5,14 +5,14 @@
 // Loading: the live stream is opened first and its changes are held back while the pages
 // of `order=queue` are fetched, then applied, so nothing changes unseen between the two.
 
-import { ApiError, api, config, h, mount, showError, toast } from "./api.js";
+import { api, config, h, mount, showError, toast } from "./api.js";
+import { GO, gPrefix, typing } from "./keys.js";
 import { live } from "./live.js";
 import { P1Banner } from "./queue_alert.js";
-import { QueueModel } from "./queue_model.js";
+import { QueueModel, fetchOpenIncidents } from "./queue_model.js";
 import { QueueTable } from "./queue_view.js";
 import { muteButton, toggleMute } from "./sound.js";
 
-const PAGE = 500;
 const FILTERS = ["site", "type", "priority", "state"];
 const canAct = Boolean(config.can?.act);
 
@@ -20,7 +20,6 @@ const model = new QueueModel();
 let loading = true;
 let held = [];
 let loadedOnce = false;
-let lastG = 0;
 
 const open = (id) => location.assign(`/console/incidents/${id}`);
 const table = new QueueTable({ model, onOpen: open, onAcknowledge: acknowledge });
@@ -168,20 +167,6 @@ function keepSelection(selId, selIndex) {
   table.selectedId = view.length ? view[Math.min(selIndex, view.length - 1)].id : null;
 }
 
-async function fetchAll(onPage) {
-  const all = [];
-  let cursor = null;
-  do {
-    const q = new URLSearchParams({ state: "open", order: "queue", limit: String(PAGE) });
-    if (cursor) q.set("cursor", cursor);
-    const page = await api(`/api/v1/incidents?${q}`);
-    all.push(...page.items);
-    cursor = page.next;
-    if (onPage) onPage(page.items);
-  } while (cursor);
-  return all;
-}
-
 async function load() {
   loading = true;
   const firstLoad = !loadedOnce;
@@ -189,14 +174,14 @@ async function load() {
   try {
     if (firstLoad) {
       // show the most urgent page at once; the rest follows
-      await fetchAll((items) => {
+      await fetchOpenIncidents((items) => {
         model.addLoaded(items);
         model.finishLoad();
         table.render();
         renderCounts();
       });
     } else {
-      const items = await fetchAll();
+      const items = await fetchOpenIncidents();
       model.clear();
       model.addLoaded(items);
       model.finishLoad();
@@ -209,9 +194,10 @@ async function load() {
         if (!now || now.handling !== "new") banner.dismiss(id);
       }
     }
+    loadError.textContent = "";
   } catch (err) {
     showError(err);
-    if (err instanceof ApiError && err.status === 403) loadError.textContent = err.message;
+    loadError.textContent = `Could not load the queue: ${err.message || String(err)}`;
   } finally {
     loading = false;
     loadedOnce = true;
@@ -224,16 +210,11 @@ async function load() {
 }
 
 // ---- keyboard ----
-function typing(target) {
-  return target instanceof HTMLElement && Boolean(target.closest("input, textarea, select, [contenteditable]"));
-}
-
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
   if (document.querySelector("dialog[open]")) return;
   const key = event.key;
-  if (key === "g") { lastG = Date.now(); return; }
-  if (Date.now() - lastG < 1000 && ["q", "m", "d"].includes(key)) return; // shell's "g m" etc.
+  if (gPrefix(event) && (key === "g" || GO[key])) return; // the shell's g q / g m / g d
   const index = table.selectedIndex();
   if (key === "j" || key === "ArrowDown") {
     event.preventDefault();

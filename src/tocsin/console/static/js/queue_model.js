@@ -2,15 +2,34 @@
 // oldest first event, then id) with binary-search inserts, so a live change costs
 // O(log n) to place plus one array splice, never a re-sort of thousands of rows.
 // The model holds every open incident; `view` is the filtered, ordered subset shown.
+// The map page shares OPEN, the queue order and fetchOpenIncidents.
+import { api } from "./api.js";
 
 export const OPEN = new Set(["new", "acknowledged", "dispatched"]);
+const PAGE = 500;
+
+// Every open incident, in queue order, page by page; `onPage(items)` sees each page as it arrives.
+export async function fetchOpenIncidents(onPage) {
+  const all = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ state: "open", order: "queue", limit: String(PAGE) });
+    if (cursor) q.set("cursor", cursor);
+    const page = await api(`/api/v1/incidents?${q}`);
+    all.push(...page.items);
+    cursor = page.next;
+    if (onPage) onPage(page.items);
+  } while (cursor);
+  return all;
+}
 
 const firstMs = (inc) => {
   const ms = Date.parse(inc.first_event_at);
   return Number.isNaN(ms) ? 0 : ms;
 };
 
-function compare(a, b) {
+// Queue order; `_t` is the first event's time in ms, parsed once.
+export function compare(a, b) {
   return (a.priority - b.priority) || (a._t - b._t) || (a.id - b.id);
 }
 

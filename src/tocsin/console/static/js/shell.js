@@ -1,5 +1,6 @@
 // What every console page shares: log out, the keyboard help, the connection badge.
 import { api, h, showError } from "./api.js";
+import { GO, gPrefix, typing } from "./keys.js";
 
 document.getElementById("logout")?.addEventListener("click", async () => {
   try {
@@ -24,11 +25,8 @@ const HELP = [
   ["Esc", "close a dialog"],
 ];
 
-let lastG = 0;
 document.addEventListener("keydown", (event) => {
-  const target = event.target;
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (target instanceof HTMLElement && target.closest("input, textarea, select, [contenteditable]")) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
   if (event.key === "?") {
     event.preventDefault();
     const dialog = h("dialog", { class: "modal", "aria-label": "Keyboard shortcuts" },
@@ -38,10 +36,7 @@ document.addEventListener("keydown", (event) => {
     dialog.addEventListener("close", () => dialog.remove());
     document.body.append(dialog);
     dialog.showModal();
-  } else if (event.key === "g") {
-    lastG = Date.now();
-  } else if (Date.now() - lastG < 1000 && ["q", "m", "d"].includes(event.key)) {
-    const where = { q: "/console/", m: "/console/map", d: "/console/dashboard" }[event.key];
-    location.assign(where);
+  } else if (gPrefix(event) && GO[event.key]) {
+    location.assign(GO[event.key]);
   }
 });

@@ -42,8 +42,6 @@ function unlock() {
 document.addEventListener("pointerdown", unlock, { capture: true });
 document.addEventListener("keydown", unlock, { capture: true });
 
-export function isMuted() { return muted; }
-
 export function setMuted(value) {
   muted = Boolean(value);
   try { localStorage.setItem(STORAGE_KEY, muted ? "1" : "0"); } catch { /* private mode: not persisted */ }

@@ -17,7 +17,14 @@ from xml.etree.ElementTree import Element, tostring
 from tocsin.errors import PayloadTooLarge
 from tocsin.ingest.cap_values import cap_fail, cap_tag, read_xml
 
-__all__ = ("MAX_DEPTH", "MAX_FEED_BYTES", "MAX_FEED_ITEMS", "parse_cap_feed", "parse_cap_feed_alerts")
+__all__ = (
+    "MAX_DEPTH",
+    "MAX_FEED_BYTES",
+    "MAX_FEED_ITEMS",
+    "parse_cap_feed",
+    "parse_cap_feed_alerts",
+    "read_cap_feed",
+)
 
 MAX_FEED_BYTES = 8 << 20
 """Default bound on one feed document (8 MiB: national Atom feeds run to megabytes)."""
@@ -106,8 +113,18 @@ def parse_cap_feed(body: bytes, *, max_bytes: int = MAX_FEED_BYTES) -> list[str]
         PayloadTooLarge: over ``max_bytes`` or ``MAX_FEED_ITEMS`` entries.
         CapDecodeError: not well-formed, or not an Atom/RSS feed.
     """
-    links = dict.fromkeys(link for _, link in _entries(body, max_bytes) if link)
-    return list(links)
+    return _links(list(_entries(body, max_bytes)))
+
+
+def read_cap_feed(body: bytes, *, max_bytes: int = MAX_FEED_BYTES) -> tuple[list[str], list[bytes]]:
+    """:func:`parse_cap_feed` and :func:`parse_cap_feed_alerts` of ``body`` from one parse
+    (the poller needs both, every round, of documents up to ``max_bytes``)."""
+    entries = list(_entries(body, max_bytes))
+    return _links(entries), _embedded(entries)
+
+
+def _links(entries: list[tuple[Element, str | None]]) -> list[str]:
+    return list(dict.fromkeys(link for _, link in entries if link))
 
 
 def _depth(root: Element) -> int:
@@ -138,8 +155,12 @@ def parse_cap_feed_alerts(body: bytes, *, max_bytes: int = MAX_FEED_BYTES) -> li
         CapDecodeError: not well-formed, not an Atom/RSS feed, or an embedded alert nested
             deeper than ``MAX_DEPTH``.
     """
+    return _embedded(list(_entries(body, max_bytes)))
+
+
+def _embedded(entries: list[tuple[Element, str | None]]) -> list[bytes]:
     alerts = []
-    for entry, _ in _entries(body, max_bytes):
+    for entry, _ in entries:
         for alert in entry.iter(cap_tag("alert")):
             # Serialising recurses once per level; a hostile feed could nest past the stack.
             if _depth(alert) > MAX_DEPTH:

@@ -19,7 +19,8 @@ import msgspec
 from msgspec import Meta
 
 from tocsin.errors import TocsinError
-from tocsin.ingest.cap import parse_cap, parse_cap_feed, parse_cap_feed_alerts
+from tocsin.ingest.cap import MAX_CAP_BYTES, parse_cap
+from tocsin.ingest.cap_feed import MAX_FEED_BYTES, read_cap_feed
 from tocsin.ingest.door import Accept, hand_over
 from tocsin.model import Actor
 
@@ -28,7 +29,6 @@ __all__ = ("MAX_ALERTS_PER_ROUND", "SEEN_LINKS", "CapFeed", "CapFeedPoller")
 log = logging.getLogger(__name__)
 MAX_ALERTS_PER_ROUND = 200
 SEEN_LINKS = 10_000
-MAX_ALERT_BYTES = 1024 * 1024
 
 
 class CapFeed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -47,8 +47,6 @@ class CapFeedPoller:
         self._accept = accept
         self._actor = Actor(name=f"cap:{feed.name}", role="device")
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self.rounds = 0
-        self.alerts = 0
 
     async def run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -63,16 +61,17 @@ class CapFeedPoller:
         """One round: read the feed, then its embedded and new linked alerts."""
         async with session.get(self.feed.url) as resp:
             resp.raise_for_status()
-            body = await resp.read()
-        self.rounds += 1
-        documents = list(parse_cap_feed_alerts(body))
-        for link in parse_cap_feed(body):
-            if link in self._seen or len(documents) >= MAX_ALERTS_PER_ROUND:
+            body = await _read_bounded(resp, MAX_FEED_BYTES)
+        links, documents = read_cap_feed(body)
+        for link in links:
+            if link in self._seen:
                 continue
+            if len(documents) >= MAX_ALERTS_PER_ROUND:
+                break  # the rest are fetched next round
             try:
                 async with session.get(link) as resp:
                     resp.raise_for_status()
-                    documents.append(await resp.content.read(MAX_ALERT_BYTES))
+                    documents.append(await _read_bounded(resp, MAX_CAP_BYTES))
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("cap alert fetch failed", extra={"feed": self.feed.name, "url": link, "error": str(exc)})
                 continue
@@ -91,5 +90,16 @@ class CapFeedPoller:
         if not items:
             return
         raw = [document.decode("utf-8", "replace")] * len(items)
-        if await hand_over(self._accept, items, self._actor, raw, origin=f"cap feed {self.feed.name}"):
-            self.alerts += 1
+        await hand_over(self._accept, items, self._actor, raw, origin=f"cap feed {self.feed.name}")
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or its first ``limit + 1`` bytes: enough for the parser to refuse it
+    as too large by name, without holding an unbounded download. (``content.read(n)``
+    returns only what has arrived so far, which cut long alerts short.)"""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body[: limit + 1])

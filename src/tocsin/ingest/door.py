@@ -2,8 +2,9 @@
 
 ``Accept`` is ``Runtime.accept``: guard, then a durable commit. Adapters that cannot
 answer their sender with a 503 (a stream, a broker, a feed) use ``hand_over``: an
-overloaded store is waited out with backoff, holding the events, never dropping them;
-a refusal is logged and the events are not retried (retrying cannot change a verdict).
+overloaded or failing store is waited out with backoff, holding the events, never
+dropping them (a repeat is harmless: stored events are deduplicated by external id); a
+refusal is logged and the events are not retried (retrying cannot change a verdict).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
-from tocsin.errors import StoreUnavailable, TocsinError
+from tocsin.errors import StoreError, StoreUnavailable, TocsinError
 from tocsin.model import Actor, EventIn
 
 __all__ = ("MAX_WAIT_S", "Accept", "hand_over")
@@ -27,7 +28,7 @@ class Accept(Protocol):
     """tocsin's ingest door (``Runtime.accept``)."""
 
     def __call__(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+        self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
     ) -> Awaitable[object]: ...
 
 
@@ -40,7 +41,9 @@ async def hand_over(
         try:
             await accept(items, actor, raw=raw)
             return True
-        except StoreUnavailable:
+        except StoreError as exc:
+            if not isinstance(exc, StoreUnavailable):  # a failed commit: nothing was stored
+                log.warning("store failed; will retry", extra={"origin": origin, "error": exc.detail})
             await asyncio.sleep(delay)
             delay = min(MAX_WAIT_S, delay * 2)
         except TocsinError as exc:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from tests.e2e.server import free_port
 from tests.unit.ingest._specs import MISSING, SPECS
+from tocsin.ingest.cap import parse_cap
 from tocsin.ingest.cap_poll import CapFeed, CapFeedPoller
 from tocsin.model import Actor, EventIn
 
@@ -20,6 +21,8 @@ CAP = SPECS / "vectors" / "cap"
 @pytest.mark.skipif(not CAP.is_dir(), reason=MISSING)
 def test_feed_links_are_fetched_once_and_bad_alerts_skipped() -> None:
     alert = (CAP / "v1dot2_appendix_adot1.xml").read_bytes()
+    end = alert.rindex(b"</alert>")
+    big = alert[:end] + b"<!--" + b" padding " * 66_000 + b"-->" + alert[end:]
     fetched: list[str] = []
 
     async def main() -> list[EventIn]:
@@ -32,14 +35,24 @@ def test_feed_links_are_fetched_once_and_bad_alerts_skipped() -> None:
             f'<link rel="alternate" type="application/cap+xml" href="{base}/alerts/a.xml"/></entry>'
             f"<entry><id>urn:b</id><title>b</title><updated>2026-11-23T00:00:00Z</updated>"
             f'<link rel="alternate" type="application/cap+xml" href="{base}/alerts/bad.xml"/></entry>'
+            f"<entry><id>urn:c</id><title>c</title><updated>2026-11-23T00:00:00Z</updated>"
+            f'<link rel="alternate" type="application/cap+xml" href="{base}/alerts/big.xml"/></entry>'
             "</feed>"
         ).encode()
 
         async def serve_feed(request: web.Request) -> web.Response:
             return web.Response(body=feed, content_type="application/atom+xml")
 
-        async def serve_alert(request: web.Request) -> web.Response:
+        async def serve_alert(request: web.Request) -> web.StreamResponse:
             fetched.append(request.match_info["name"])
+            if request.match_info["name"] == "big.xml":  # 600 kB, arriving in pieces: must be read whole
+                response = web.StreamResponse(headers={"Content-Type": "application/cap+xml"})
+                await response.prepare(request)
+                for start in range(0, len(big), 32 * 1024):
+                    await response.write(big[start : start + 32 * 1024])
+                    await asyncio.sleep(0.002)
+                await response.write_eof()
+                return response
             body = alert if request.match_info["name"] == "a.xml" else b"<alert>not cap</alert>"
             return web.Response(body=body, content_type="application/cap+xml")
 
@@ -63,5 +76,7 @@ def test_feed_links_are_fetched_once_and_bad_alerts_skipped() -> None:
         return received
 
     received = asyncio.run(main())
-    assert sorted(fetched) == ["a.xml", "bad.xml"]  # each link once across two rounds
-    assert len(received) >= 1 and all(e.type.startswith("cap.") for e in received)
+    assert sorted(fetched) == ["a.xml", "bad.xml", "big.xml"]  # each link once across two rounds
+    per_alert = len(parse_cap(alert))
+    assert per_alert >= 1 and len(received) == 2 * per_alert  # a.xml and the whole of big.xml
+    assert all(e.type.startswith("cap.") for e in received)

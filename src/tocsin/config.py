@@ -56,7 +56,22 @@ class WebhookConfig(Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def label(self) -> str:
+        """The key of this hook's outbox rows (its full URL when unnamed)."""
         return self.name or self.url
+
+    @property
+    def display(self) -> str:
+        """How metrics, logs, the audit chain and the console name this hook: never the
+        full URL, which often carries a secret."""
+        return self.name or redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials and query string (shown as ``?…``)."""
+    head, _, query = url.partition("?")
+    scheme, sep, rest = head.partition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme}{sep}{host}" + ("?…" if query else "")
 
 
 class MqttConfig(Struct, frozen=True, forbid_unknown_fields=True):
@@ -165,7 +180,8 @@ SETTINGS_DOC: dict[str, str] = {
     "push_camera.site": "Site of the camera's communication-failure incidents.",
     "push_camera.name": "Name in the incident's description and in logs (default: device).",
     "cap_feed.url": "An Atom or RSS feed of CAP 1.2 alerts to poll.",
-    "cap_feed.name": "Name used as the events' source.",
+    "cap_feed.name": "Names the feed in logs and as the actor (cap:NAME) its events are ingested as; "
+    "each event's source is its alert's CAP sender.",
     "cap_feed.interval_s": "Seconds between polls (default 60).",
     "console.tiles": "Map tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png; unset (the offline "
     "default) draws sites and incidents on a plain coordinate canvas.",
@@ -173,7 +189,8 @@ SETTINGS_DOC: dict[str, str] = {
     "console.center": "[lat, lon] the map opens on (default: fit the incidents and sites shown).",
     "console.zoom": "Zoom level the map opens on when console.center is set.",
     "webhook.url": "Where the JSON POST goes.",
-    "webhook.name": "Label in logs and metrics (defaults to the URL).",
+    "webhook.name": "Name in logs, metrics, the audit log and the console (default: the URL without "
+    "credentials or query string).",
     "webhook.min_priority": "Notify incidents at least this urgent: priority number <= this (1 is highest).",
     "webhook.timeout_s": "Per-attempt timeout.",
     "webhook.max_attempts": "Attempts (with exponential backoff) before a notification is marked dead.",

@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tocsin.config import SETTINGS_DOC, Settings, load_settings
+from tocsin.config import SETTINGS_DOC, Settings, WebhookConfig, load_settings
 from tocsin.errors import ConfigError
 
 
@@ -58,6 +58,7 @@ def test_toml_with_overrides(tmp_path: Path) -> None:
         ("[[webhook]]\nurl = 'ftp://x'", "url"),
         ("nope = 1", "nope"),
         ("port = [", "TOML"),
+        ("[[camera]]\nvendor = 'hikvision'\nurl = 'http://cam'\nname = 'gate'\nsupervision_s = 0", "supervision_s"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) -> None:
@@ -74,3 +75,10 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_defaults_are_valid() -> None:
     assert msgspec.convert(msgspec.to_builtins(Settings()), Settings) == Settings()
+
+
+def test_an_unnamed_webhook_is_shown_without_its_credentials_or_query() -> None:
+    hook = WebhookConfig(url="https://user:pw@hooks.example.org/in?token=s3cret")
+    assert hook.display == "https://hooks.example.org/in?…"
+    assert "s3cret" not in hook.display and "pw" not in hook.display
+    assert WebhookConfig(url="https://h.example.org/x?token=s", name="pager").display == "pager"

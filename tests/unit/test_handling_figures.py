@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from tocsin.api.incidents import sop_checklist
 from tocsin.model import TimelineEntry
 from tocsin.report.handling import quantile
-from tocsin.report.operations import percentiles
+from tocsin.report.operations import percentiles, webhook_health
+from tocsin.store.schema import outbox
+from tocsin.store.sqlite import Database
 
 delays = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200).map(sorted)
 
@@ -45,3 +47,20 @@ def test_latest_tick_of_each_step_wins() -> None:
     assert [s.done for s in steps] == [True, False, False]
     assert steps[0].by == "ana" and steps[2].by is None and steps[2].at is not None
     assert [s.text for s in steps] == procedure
+
+
+def test_each_webhook_shows_its_own_latest_error_however_busy_the_others(db: Database) -> None:
+    def row(i: int, channel: str, state: str, error: str | None) -> dict[str, object]:
+        return {"id": i, "channel": channel, "payload": "{}", "created_us": i, "next_attempt_us": i,
+                "attempts": 1, "state": state, "last_error": error}  # fmt: skip
+
+    rows = [row(1, "quiet", "dead", "old refusal"), row(2, "quiet", "dead", "HTTP 410 from quiet")]
+    rows += [row(i, "busy", "pending", f"timeout {i}") for i in range(3, 300)]
+    rows.append(row(300, "ok", "delivered", None))
+    with db.write_engine.begin() as conn:
+        conn.execute(outbox.insert(), rows)
+    with db.read_engine.connect() as conn:
+        health = webhook_health(conn)
+    assert health["quiet"].last_error == "HTTP 410 from quiet" and health["quiet"].dead == 2
+    assert health["busy"].last_error == "timeout 299" and health["busy"].pending == 297
+    assert health["ok"].last_error is None and health["ok"].delivered == 1

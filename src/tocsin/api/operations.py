@@ -14,6 +14,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from tocsin.api.security import requires
+from tocsin.config import redact_url
 from tocsin.report.operations import OperationsReport, SiteView, WebhookHealth, operations_report, sites, webhook_health
 
 if TYPE_CHECKING:
@@ -50,14 +51,6 @@ class WebhookView(msgspec.Struct, frozen=True, omit_defaults=True):
     health: WebhookHealth
 
 
-def _redact(url: str) -> str:
-    """Drop credentials and query strings: webhook URLs often carry a secret."""
-    head, _, _query = url.partition("?")
-    scheme, sep, rest = head.partition("://")
-    host = rest.rpartition("@")[2]
-    return f"{scheme}{sep}{host}" + ("?…" if _query else "")
-
-
 @get(
     "/api/v1/webhooks",
     guards=[requires("webhooks:read")],
@@ -69,8 +62,8 @@ async def webhooks_list(request: Request[Any, Any, Any]) -> list[WebhookView]:
     health = await runtime.db.read(webhook_health)
     return [
         WebhookView(
-            name=hook.name or _redact(hook.url),
-            url=_redact(hook.url),
+            name=hook.display,
+            url=redact_url(hook.url),
             min_priority=hook.min_priority,
             include_exercise=hook.include_exercise,
             max_attempts=hook.max_attempts,

@@ -28,7 +28,7 @@ from tocsin.audit.log import AuditRecord, id_ranges
 from tocsin.config import WebhookConfig
 from tocsin.engine.state import OutboxItem
 from tocsin.errors import DeliveryError, StoreError
-from tocsin.notify.channels.webhook import WebhookClient, new_session, send_webhook
+from tocsin.notify.channels.webhook import WebhookClient, new_client, send_webhook
 from tocsin.store import repo
 from tocsin.store.schema import outbox
 from tocsin.store.sqlite import Database
@@ -71,15 +71,15 @@ class OutboxDeliverer:
         writer: Writer,
         hooks: Sequence[WebhookConfig],
         *,
-        session: WebhookClient | None = None,
+        client: WebhookClient | None = None,
         observe: Callable[[str, str, float], None] | None = None,
         audit: Callable[[Tx, list[AuditRecord], int], None] | None = None,
     ) -> None:
         self._db = db
         self._writer = writer
         self._hooks = {h.label: h for h in hooks}
-        self._session = session
-        self._owns_session = session is None
+        self._client = client
+        self._owns_client = client is None
         self._observe = observe or (lambda _hook, _outcome, _seconds: None)
         self._audit = audit
         self._queue: asyncio.Queue[OutboxItem] = asyncio.Queue()
@@ -94,8 +94,8 @@ class OutboxDeliverer:
         return self._queue.qsize() + len(self._retry_handles)
 
     async def start(self) -> None:
-        if self._session is None:
-            self._session = new_session(MAX_CONCURRENCY)
+        if self._client is None:
+            self._client = new_client(MAX_CONCURRENCY)
         pending = await self._db.read(self._load_pending)
         for item, due_us in pending:
             self._schedule(item, max(0.0, (due_us - now_us()) / 1e6))
@@ -111,8 +111,8 @@ class OutboxDeliverer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._flush()
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        if self._owns_client and self._client is not None:
+            await self._client.close()
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         """Hand over freshly committed items (loop thread)."""
@@ -144,45 +144,45 @@ class OutboxDeliverer:
             item = await self._queue.get()
             hook = self._hooks.get(item.channel)
             if hook is None:
-                self._record(item, "dead", "no webhook with this name is configured any more")
+                self._record(item.id, item.attempts, "dead", "no webhook with this name is configured any more")
                 continue
             started = time.perf_counter()
             try:
-                assert self._session is not None
-                await send_webhook(self._session, hook, item.payload)
+                assert self._client is not None
+                await send_webhook(self._client, hook, item.payload)
             except DeliveryError as exc:
                 attempts = item.attempts + 1
-                self._observe(hook.label, exc.reason, time.perf_counter() - started)
+                self._observe(hook.display, exc.reason, time.perf_counter() - started)
                 if exc.retryable and attempts < hook.max_attempts:
                     delay = backoff_s(attempts)
-                    retry = OutboxItem(item.id, item.channel, item.payload, attempts, item.incident_id)
-                    self._record(retry, "pending", exc.detail, next_us=now_us() + int(delay * 1e6))
+                    retry = msgspec.structs.replace(item, attempts=attempts)
+                    self._record(item.id, attempts, "pending", exc.detail, next_us=now_us() + int(delay * 1e6))
                     self._schedule(retry, delay)
                 else:
                     log.warning(
                         "webhook delivery dead",
                         extra={
-                            "hook": hook.label,
+                            "hook": hook.display,
                             "outbox_id": item.id,
                             "error": exc.detail,
                             "attempts": attempts,
                         },
                     )
-                    dead = OutboxItem(item.id, item.channel, item.payload, attempts, item.incident_id)
-                    self._record(dead, "dead", exc.detail)
+                    self._record(item.id, attempts, "dead", exc.detail)
             else:
-                self._observe(hook.label, "delivered", time.perf_counter() - started)
-                self._disclosed.setdefault(hook.label, []).append((item.id, item.incident_id))
-                sent = OutboxItem(item.id, item.channel, item.payload, item.attempts + 1, item.incident_id)
-                self._record(sent, "delivered", None)
+                self._observe(hook.display, "delivered", time.perf_counter() - started)
+                self._disclosed.setdefault(hook.display, []).append((item.id, item.incident_id))
+                self._record(item.id, item.attempts + 1, "delivered", None)
 
-    def _record(self, item: OutboxItem, state: str, error: str | None, *, next_us: int | None = None) -> None:
+    def _record(
+        self, outbox_id: int, attempts: int, state: str, error: str | None, *, next_us: int | None = None
+    ) -> None:
         at = now_us()
         self._done.append(
             {
-                "b_id": item.id,
+                "b_id": outbox_id,
                 "b_state": state,
-                "b_attempts": item.attempts,
+                "b_attempts": attempts,
                 "b_error": error,
                 "b_next": next_us if next_us is not None else at,
                 "b_delivered": at if state == "delivered" else None,

@@ -21,7 +21,7 @@ from tocsin.store.schema import events, incidents, outbox
 __all__ = (
     "HourCount",
     "OperationsReport",
-    "Percentiles",
+    "HandlingPercentiles",
     "RatePoint",
     "SiteView",
     "WebhookHealth",
@@ -36,7 +36,7 @@ _ACK = ("acknowledge",)
 _RESOLVE = ("resolve", "close")
 
 
-class Percentiles(msgspec.Struct, frozen=True):
+class HandlingPercentiles(msgspec.Struct, frozen=True):
     """Seconds from an incident opening to the first action of a kind (drills left out)."""
 
     n: int
@@ -66,16 +66,16 @@ class OperationsReport(msgspec.Struct, frozen=True):
     by_hour: list[HourCount]
     by_priority: dict[str, int]
     open_by_state: dict[str, int]
-    acknowledge_s: Percentiles
-    resolve_s: Percentiles
+    acknowledge_s: HandlingPercentiles
+    resolve_s: HandlingPercentiles
     events_per_second: list[RatePoint]
     events_last_minute: int
 
 
-def percentiles(ordered: Sequence[float]) -> Percentiles:
+def percentiles(ordered: Sequence[float]) -> HandlingPercentiles:
     if not ordered:
-        return Percentiles(0, None, None, None)
-    return Percentiles(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.9), quantile(ordered, 0.99))
+        return HandlingPercentiles(0, None, None, None)
+    return HandlingPercentiles(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.9), quantile(ordered, 0.99))
 
 
 def _event_rate(conn: Connection, now_us: int, *, window_s: int, bucket_s: int) -> list[RatePoint]:
@@ -195,14 +195,16 @@ def webhook_health(conn: Connection) -> dict[str, WebhookHealth]:
         select(outbox.c.channel, outbox.c.state, func.count()).group_by(outbox.c.channel, outbox.c.state)
     ):
         counts.setdefault(channel, {})[state] = int(count)
-    errors: dict[str, str] = {}
-    for channel, error in conn.execute(
-        select(outbox.c.channel, outbox.c.last_error)
+    newest = (
+        select(func.max(outbox.c.id))
         .where(outbox.c.last_error.is_not(None))
-        .order_by(outbox.c.id.desc())
-        .limit(100)
-    ):
-        errors.setdefault(channel, error)  # newest first: the first seen is the latest
+        .group_by(outbox.c.channel)
+        .scalar_subquery()
+    )
+    errors: dict[str, str] = {
+        channel: error
+        for channel, error in conn.execute(select(outbox.c.channel, outbox.c.last_error).where(outbox.c.id.in_(newest)))
+    }
     return {
         channel: WebhookHealth(
             pending=states.get("pending", 0),

@@ -24,10 +24,10 @@ import aiohttp
 from tocsin.config import WebhookConfig
 from tocsin.errors import DeliveryError
 
-__all__ = ("MAX_IDLE_PER_HOST", "WebhookClient", "new_session", "send_webhook")
+__all__ = ("MAX_IDLE_PER_HOST", "WebhookClient", "new_client", "send_webhook")
 
 _RETRY_STATUS = frozenset({408, 425, 429})
-_HEADERS = {"content-type": "application/json", "user-agent": "tocsin-webhook"}
+_HEADERS = {"Content-Type": "application/json", "User-Agent": "tocsin-webhook"}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_HEAD = 64 * 1024
 """Largest response head (status line and headers) read from a receiver."""
@@ -147,8 +147,9 @@ def _parse(url: str) -> _Target | None:
         authority += f":{port}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n"
-        "User-Agent: tocsin-webhook\r\nContent-Length: "
+        f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in _HEADERS.items())
+        + "Content-Length: "
     ).encode("latin-1")
     return _Target((host, port), head)
 
@@ -192,7 +193,7 @@ async def _skip_chunked(reader: asyncio.StreamReader) -> None:
         await reader.readexactly(size + 2)
 
 
-def new_session(max_connections: int) -> WebhookClient:
+def new_client(max_connections: int) -> WebhookClient:
     """A pooled keep-alive client for all webhooks (create inside the running loop)."""
     return WebhookClient(max_connections)
 

@@ -116,7 +116,7 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
         await runtime.start()
 
         async def accept(
-            events: Sequence[EventIn], actor: Actor, raw: Sequence[str | None]
+            events: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
         ) -> list[tuple[int, int | None]]:
             result: list[tuple[int, int | None]] = await runtime.accept(events, actor, raw=raw)
             return result
@@ -124,7 +124,7 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
         counter = 0
 
         async def accept(
-            events: Sequence[EventIn], actor: Actor, raw: Sequence[str | None]
+            events: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
         ) -> list[tuple[int, int | None]]:
             nonlocal counter
             counter += len(events)

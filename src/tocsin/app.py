@@ -73,7 +73,7 @@ from tocsin.model import Actor, EventIn
 from tocsin.notify.outbox import OutboxDeliverer
 from tocsin.retention import BATCH, purge_batch
 from tocsin.store.sqlite import Database, open_database
-from tocsin.store.writer import Tx
+from tocsin.store.writer import Tx, deferred_only
 
 __all__ = ("Runtime", "build_app")
 
@@ -145,7 +145,8 @@ class Runtime:
     async def audit_event(self, record: AuditRecord) -> None:
         """Write one audit record on its own (a consultation, a refusal, a login)."""
         now = self.clock.now_us()
-        await self.writer.submit(lambda tx: self.audit_append(tx, [record], now))
+        # Writes only through the audit sink: joins the group's ingest rows, no savepoint.
+        await self.writer.submit(deferred_only(lambda tx: self.audit_append(tx, [record], now)))
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
@@ -226,7 +227,7 @@ class Runtime:
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
         if self.settings.sia is not None:
-            self.sia = SiaReceiver(self.settings.sia, lambda events, actor, raw: self.accept(events, actor, raw=raw))
+            self.sia = SiaReceiver(self.settings.sia, self.accept)
             await self.sia.start()
             self.metrics.watch_sia(self.sia.metrics)
         self.push_cameras.start()

@@ -42,23 +42,10 @@ from typing import Final
 import httpx
 import msgspec
 
-from tocsin.simulate_city import _BATTERY_DEVICES as _BATTERY_DEVICES
-from tocsin.simulate_city import _CATALOGUE as _CATALOGUE
-from tocsin.simulate_city import _DEVICES as _DEVICES
-from tocsin.simulate_city import _LAYOUT_SEED as _LAYOUT_SEED
-from tocsin.simulate_city import _ROADS as _ROADS
-from tocsin.simulate_city import _SIA as _SIA
-from tocsin.simulate_city import _WATERSIDE as _WATERSIDE
 from tocsin.simulate_city import ALARM_TYPES as ALARM_TYPES
-from tocsin.simulate_city import CITY_CENTRE as CITY_CENTRE
-from tocsin.simulate_city import CITY_TZ as CITY_TZ
 from tocsin.simulate_city import UNKNOWN_TYPES as UNKNOWN_TYPES
-from tocsin.simulate_city import Attrs as Attrs
-from tocsin.simulate_city import Event as Event
+from tocsin.simulate_city import Event
 from tocsin.simulate_city import Site as Site
-from tocsin.simulate_city import _build_city as _build_city
-from tocsin.simulate_city import _loc as _loc
-from tocsin.simulate_city import _rfc3339 as _rfc3339
 from tocsin.simulate_feed import CityFeed as CityFeed
 
 __all__ = ("ALARM_TYPES", "UNKNOWN_TYPES", "CityFeed", "SimStats", "Site", "run_simulation")

@@ -182,6 +182,8 @@ def test_admin_changes_and_disables_users_ending_their_sessions(srv: ServerProce
         assert relogin.status_code == 401
         short = admin.patch(f"/api/v1/users/{user['id']}", json={"password": "short"})
         assert short.status_code == 422 and "password" in short.json()["detail"]
+        empty = admin.patch(f"/api/v1/users/{user['id']}", json={})
+        assert empty.status_code == 422 and "role, disabled or password" in empty.json()["detail"]
         assert admin.patch("/api/v1/users/999999", json={"disabled": True}).status_code == 404
         audit_actions = [u for u in admin.get("/api/v1/users").json() if u["username"] == "shift.lead"]
         assert audit_actions[0]["disabled_us"]

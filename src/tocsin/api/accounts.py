@@ -17,7 +17,6 @@ from msgspec import Meta
 from tocsin.api.security import SESSION_COOKIE, actor_of, requires
 from tocsin.audit.log import AuditRecord, Scalar
 from tocsin.auth.users import (
-    MIN_PASSWORD,
     UserInfo,
     change_user,
     create_session,
@@ -26,6 +25,7 @@ from tocsin.auth.users import (
     insert_user,
     list_users,
     revoke_session,
+    validate_password,
     validate_user,
     verify_password_blocking,
 )
@@ -174,13 +174,14 @@ async def users_list(request: Request[Any, Any, Any]) -> list[UserInfo]:
 async def patch_user(request: Request[Any, Any, Any], user_id: int, data: UserChange) -> UserInfo:
     runtime: Runtime = request.app.state.runtime
     actor = actor_of(request)
+    changed = [name for name in ("role", "disabled", "password") if getattr(data, name) is not None]
+    if not changed:
+        raise InvalidRequest("body: give at least one of role, disabled or password to change")
     password_hash = None
     if data.password is not None:
-        if len(data.password) < MIN_PASSWORD:
-            raise InvalidRequest(f"password: at least {MIN_PASSWORD} characters")
+        validate_password(data.password)
         password_hash = await asyncio.to_thread(hash_password_blocking, data.password)
     now = runtime.clock.now_us()
-    changed = [name for name in ("role", "disabled", "password") if getattr(data, name) is not None]
 
     def job(tx: Tx) -> UserInfo:
         info = change_user(

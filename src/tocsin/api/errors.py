@@ -15,7 +15,12 @@ __all__ = ("EXCEPTION_HANDLERS",)
 log = logging.getLogger(__name__)
 
 
-def _tocsin_error(request: Request[Any, Any, Any], exc: TocsinError) -> Response[Any]:
+def error_parts(exc: TocsinError, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, JSON body and headers of the answer to ``exc``; logs server-side failures.
+
+    The one rendering of a ``TocsinError``: Litestar's handler below and the raw-ASGI
+    ingest path (``tocsin.api.fast_ingest``) both answer with it.
+    """
     body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
     if exc.errors:
         body["errors"] = exc.errors
@@ -25,8 +30,13 @@ def _tocsin_error(request: Request[Any, Any, Any], exc: TocsinError) -> Response
     if isinstance(exc, StoreUnavailable | TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status_code >= 500:
-        log.error("request failed", extra={"path": request.url.path, "error": exc.detail})
-    return Response(body, status_code=exc.status_code, headers=headers)
+        log.error("request failed", extra={"path": path, "error": exc.detail})
+    return exc.status_code, body, headers
+
+
+def _tocsin_error(request: Request[Any, Any, Any], exc: TocsinError) -> Response[Any]:
+    status, body, headers = error_parts(exc, request.url.path)
+    return Response(body, status_code=status, headers=headers)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -22,7 +22,11 @@ from tocsin.model import Actor
 if TYPE_CHECKING:
     from tocsin.app import Runtime
 
-__all__ = ("accepted_body", "post_events", "submit_events")
+__all__ = ("EVENTS_PATH", "EVENTS_PERMISSION", "accepted_body", "post_events", "submit_events")
+
+EVENTS_PATH = "/api/v1/events"
+EVENTS_PERMISSION = "events:write"
+"""What the route below answers and requires; ``tocsin.api.fast_ingest`` answers the same."""
 
 
 class _Ids(msgspec.Struct, gc=False):
@@ -66,8 +70,8 @@ async def submit_events(runtime: Runtime, data: bytes, content_type: str, actor:
 
 
 @post(
-    "/api/v1/events",
-    guards=[requires("events:write")],
+    EVENTS_PATH,
+    guards=[requires(EVENTS_PERMISSION)],
     status_code=202,
     summary="Submit events",
     description=(

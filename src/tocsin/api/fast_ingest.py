@@ -16,8 +16,8 @@ unknown or non-bearer credential (401), a role without permission (403), a body 
 document and for those hand-overs.
 
 It owns no state and makes no decision of its own; it does not handle any other path.
-``_actor`` mirrors the bearer branch of ``tocsin.api.security.BearerAuth`` and the
-route's ``requires("events:write")``: a change there must be made here too, and
+``_actor`` mirrors the bearer branch of ``tocsin.api.security.BearerAuth`` and checks the
+route's own ``EVENTS_PERMISSION``: a change to the bearer branch must be made here too, and
 ``tests/unit/test_fast_ingest.py`` (both paths, byte for byte) is there to notice.
 """
 
@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 from litestar import Litestar
 
-from tocsin.api.events import submit_events
+from tocsin.api.errors import error_parts
+from tocsin.api.events import EVENTS_PATH, EVENTS_PERMISSION, submit_events
 from tocsin.api.security import bearer_secret
 from tocsin.auth.roles import allows
-from tocsin.errors import StoreUnavailable, TocsinError, TooManyRequests
+from tocsin.errors import TocsinError
 from tocsin.model import Actor
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ __all__ = ("EVENTS_PATH", "TocsinApp")
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/api/v1/events"
 
 _Scope = MutableMapping[str, Any]
 _Message = MutableMapping[str, Any]
@@ -142,7 +142,7 @@ async def _actor(runtime: Runtime, authorization: bytes | None) -> Actor | None:
     if not secret:
         return None
     actor = await runtime.credentials.resolve(secret)
-    if actor is None or not allows(actor.role, "events:write"):
+    if actor is None or not allows(actor.role, EVENTS_PERMISSION):
         return None
     return actor
 
@@ -163,16 +163,8 @@ class _Replay:
 
 
 async def _error(send: _Send, exc: TocsinError) -> None:
-    """``tocsin.api.errors``' rendering of a ``TocsinError`` (the only kind ``submit_events`` raises)."""
-    body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
-    if exc.errors:
-        body["errors"] = exc.errors
-    headers: list[tuple[bytes, bytes]] = []
-    if isinstance(exc, StoreUnavailable | TooManyRequests):
-        headers.append((b"retry-after", str(exc.retry_after).encode()))
-    if exc.status_code >= 500:
-        log.error("request failed", extra={"path": EVENTS_PATH, "error": exc.detail})
-    await _respond(send, exc.status_code, _encode(body), headers)
+    status, body, headers = error_parts(exc, EVENTS_PATH)
+    await _respond(send, status, _encode(body), [(k.lower().encode(), v.encode()) for k, v in headers.items()])
 
 
 async def _respond(send: _Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:

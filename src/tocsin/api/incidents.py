@@ -163,14 +163,13 @@ async def get_incident(request: Request[Any, Any, Any], incident_id: int) -> Inc
         evs = repo.incident_events(conn, incident_id, cap + 1)
         fields = {f: getattr(inc, f) for f in inc.__struct_fields__ if f not in ("events", "timeline")}
         timeline = repo.incident_timeline(conn, incident_id)
-        alarm_type = runtime.state.dictionary.get(inc.alarm_type)
         return IncidentDetail(
             **fields,
             events=evs[:cap],
             timeline=timeline,
             allowed_actions=allowed_actions(inc.handling),
             events_truncated=len(evs) > cap,
-            sop=sop_checklist(alarm_type.sop if alarm_type else [], timeline),
+            sop=sop_checklist(runtime.state.dictionary.procedure(inc.alarm_type), timeline),
         )
 
     detail = await runtime.db.read(read)

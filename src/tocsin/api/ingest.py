@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
@@ -22,7 +21,7 @@ from tocsin.api.consult import consult
 from tocsin.api.security import actor_of, requires
 from tocsin.engine.ingest import IngestResult
 from tocsin.errors import NotFound, PayloadTooLarge
-from tocsin.ingest.camera import CameraEvent, to_event_in
+from tocsin.ingest.camera import CameraEvent, camera_batch
 from tocsin.ingest.cap import parse_cap
 from tocsin.ingest.hikvision import parse_isapi
 from tocsin.ingest.onvif import parse_onvif_notify
@@ -38,7 +37,6 @@ __all__ = ("export_cap", "ingest_cap", "ingest_hikvision", "ingest_onvif")
 MAX_CAMERA_BYTES = 4 * 1024 * 1024
 """Largest camera post (ISAPI multipart bodies carry pictures, which are counted and discarded)."""
 
-_encode = msgspec.json.Encoder().encode
 Site = Annotated[str | None, Parameter(description="site the device is installed at", max_length=200)]
 
 
@@ -53,16 +51,11 @@ async def _cameras(request: Request[Any, Any, Any], events: list[CameraEvent], s
     runtime: Runtime = request.app.state.runtime
     actor: Actor = actor_of(request)
     runtime.push_cameras.heard(events, actor.name)  # supervision: any parsed post, heartbeats too
-    dropped = sum(len(ev.dropped) for ev in events)
-    if dropped:
-        runtime.metrics.dropped_fields.labels(events[0].vendor).inc(dropped)
-    alarms = [ev for ev in events if not ev.heartbeat]
-    if not alarms:
-        return _answer([], skipped=len(events))
-    items = [to_event_in(ev, source=f"{ev.vendor}:{ev.device or actor.name}", site=site) for ev in alarms]
-    raw = [_encode(ev).decode() for ev in alarms]
-    result = await runtime.accept(items, actor, raw=raw)
-    return _answer(result, skipped=len(events) - len(alarms))
+    batch = camera_batch(events, source=lambda ev: f"{ev.vendor}:{ev.device or actor.name}", site=site)
+    if batch.dropped:
+        runtime.metrics.dropped_fields.labels(events[0].vendor).inc(batch.dropped)
+    result = await runtime.accept(batch.items, actor, raw=batch.raw) if batch.items else []
+    return _answer(result, skipped=batch.heartbeats)
 
 
 async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:

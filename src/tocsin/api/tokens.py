@@ -14,7 +14,7 @@ from msgspec import Meta
 
 from tocsin.api.security import actor_of, requires
 from tocsin.audit.log import AuditRecord
-from tocsin.auth.tokens import TokenInfo, create_token, list_tokens, revoke_token, token_id_of
+from tocsin.auth.tokens import TokenInfo, issue_token, list_tokens, revoke_token
 from tocsin.store.writer import Tx
 
 if TYPE_CHECKING:
@@ -49,8 +49,7 @@ async def token_create(request: Request[Any, Any, Any], data: TokenIn) -> NewTok
     now = runtime.clock.now_us()
 
     def job(tx: Tx) -> NewToken:
-        secret = create_token(tx.conn, role=data.role, name=data.name)
-        token_id = token_id_of(tx.conn, secret)
+        token_id, secret = issue_token(tx.conn, role=data.role, name=data.name, at_us=now)
         runtime.audit_append(
             tx,
             [

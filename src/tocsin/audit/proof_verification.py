@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tocsin.audit.tree_hash import EMPTY_ROOT, HASH_SIZE, _valid_subtree, node_hash
+from tocsin.audit.tree_hash import EMPTY_ROOT, HASH_SIZE, node_hash, valid_subtree
 from tocsin.errors import TocsinError
 
 __all__ = (
@@ -177,7 +177,7 @@ def verify_subtree_inclusion(
     Raises:
         ProofError: [start, end) is not a subtree, ``index`` is outside it, or the proof fails.
     """
-    if not _valid_subtree(start, end):
+    if not valid_subtree(start, end):
         raise ProofError(f"[{start}, {end}) is not a subtree of any Merkle tree")
     if not start <= index < end:
         raise ProofError(f"leaf index {index} is outside the subtree [{start}, {end})")
@@ -203,7 +203,7 @@ def verify_subtree_consistency(
         if subtree_root != EMPTY_ROOT:
             raise ProofError("the hash of the empty subtree is SHA-256 of the empty string")
         return
-    if not _valid_subtree(start, end) or end > size:
+    if not valid_subtree(start, end) or end > size:
         raise ProofError(f"[{start}, {end}) is not a subtree of a tree of {size} leaves")
     fr, sr = _subtree_roots(start, end, size, proof, subtree_root)
     if fr != subtree_root:

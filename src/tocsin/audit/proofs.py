@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from tocsin.audit.tree_hash import EMPTY_ROOT, _fold_level, _valid_subtree, node_hash
+from tocsin.audit.tree_hash import EMPTY_ROOT, fold_level, node_hash, valid_subtree
 from tocsin.errors import InvalidRequest
 
 __all__ = (
@@ -138,7 +138,7 @@ def _perfect_root(leaves: LeafHashes, height: int, index: int, cache: SubtreeCac
     level = list(leaves.range(start, start + (1 << height)))
     if len(level) != 1 << height:
         raise ValueError(f"leaf store returned {len(level)} hashes for [{start}, {start + (1 << height)})")
-    value = _fold_level(level)
+    value = fold_level(level)
     cache.put(height, index, value)
     return value
 
@@ -273,7 +273,7 @@ def subtree_inclusion_proof(
         InvalidRequest: [start, end) is not a subtree of the store, or ``index`` is outside it.
     """
     _check_tree(leaves, end)
-    if not _valid_subtree(start, end) or not start <= index < end:
+    if not valid_subtree(start, end) or not start <= index < end:
         raise InvalidRequest(f"leaf {index} is not in a subtree [{start}, {end})")
     return _path(leaves, index - start, start, end - start, _or_scratch(cache))
 
@@ -287,6 +287,6 @@ def subtree_consistency_proof(
         InvalidRequest: [start, end) is not a subtree of the tree of ``size`` leaves.
     """
     _check_tree(leaves, size)
-    if not _valid_subtree(start, end) or end > size:
+    if not valid_subtree(start, end) or end > size:
         raise InvalidRequest(f"[{start}, {end}) is not a subtree of a tree of {size} leaves")
     return _subtree_proof(leaves, start, end, size, _or_scratch(cache))

@@ -17,9 +17,11 @@ __all__ = (
     "EMPTY_ROOT",
     "HASH_SIZE",
     "CompactRange",
+    "fold_level",
     "leaf_hash",
     "node_hash",
     "root",
+    "valid_subtree",
 )
 
 HASH_SIZE = 32
@@ -44,7 +46,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-def _fold_level(level: list[bytes]) -> bytes:
+def fold_level(level: list[bytes]) -> bytes:
     """Hash a non-empty list of subtree roots up to its MTH, level by level.
 
     Carrying an odd last node up unchanged gives exactly MTH's split at the largest
@@ -69,7 +71,7 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     """
     if not leaf_hashes:
         return EMPTY_ROOT
-    return _fold_level(list(leaf_hashes))
+    return fold_level(list(leaf_hashes))
 
 
 # -- the frontier ----------------------------------------------------------------------
@@ -182,7 +184,7 @@ def _check_hash_arg(value: bytes, what: str) -> None:
 # -- subtrees --------------------------------------------------------------------------
 
 
-def _valid_subtree(start: int, end: int) -> bool:
+def valid_subtree(start: int, end: int) -> bool:
     # [start, end) is a subtree iff start is a multiple of the smallest power of two
     # holding end - start leaves (Merkle Tree Certificates draft, "Subtrees").
     return 0 <= start < end and start % (1 << (end - start - 1).bit_length()) == 0

@@ -31,9 +31,9 @@ __all__ = (
     "TokenInfo",
     "create_token",
     "hash_token",
+    "issue_token",
     "list_tokens",
     "revoke_token",
-    "token_id_of",
 )
 
 CACHE_TTL_S = 30.0
@@ -50,13 +50,21 @@ def create_token(conn: Connection, *, role: str, name: str) -> str:
     Raises:
         InvalidRequest: unknown role or empty name.
     """
+    return issue_token(conn, role=role, name=name, at_us=now_us())[1]
+
+
+def issue_token(conn: Connection, *, role: str, name: str, at_us: int) -> tuple[int, str]:
+    """Store a new token for ``role`` created at ``at_us``; returns its id and its secret.
+
+    Raises:
+        InvalidRequest: unknown role or empty name.
+    """
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not name.strip():
         raise InvalidRequest("token name must not be empty")
     token = _PREFIX + secrets.token_urlsafe(32)
-    repo.insert_token(conn, name=name, role=role, digest=hash_token(token), at_us=now_us())
-    return token
+    return repo.insert_token(conn, name=name, role=role, digest=hash_token(token), at_us=at_us), token
 
 
 class TokenInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -72,10 +80,6 @@ class TokenInfo(msgspec.Struct, frozen=True, omit_defaults=True):
 def list_tokens(conn: Connection) -> list[TokenInfo]:
     cols = (tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.created_us, tokens.c.revoked_us)
     return [TokenInfo(*row) for row in conn.execute(select(*cols).order_by(tokens.c.id)).tuples()]
-
-
-def token_id_of(conn: Connection, secret: str) -> int:
-    return int(conn.execute(select(tokens.c.id).where(tokens.c.hash == hash_token(secret))).scalar_one())
 
 
 def revoke_token(conn: Connection, token_id: int, *, now_us: int) -> str:

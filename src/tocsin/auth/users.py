@@ -52,10 +52,20 @@ def _digest(secret: str) -> str:
 
 def validate_user(username: str, password: str, role: str) -> None:
     """Raises InvalidRequest naming the field that is wrong."""
-    if role not in USER_ROLES:
-        raise InvalidRequest(f"role: must be one of {', '.join(USER_ROLES)}, not {role!r}")
+    validate_role(role)
     if not _USERNAME.match(username):
         raise InvalidRequest("username: 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit")
+    validate_password(password)
+
+
+def validate_role(role: str) -> None:
+    """Raises InvalidRequest unless ``role`` is an account role."""
+    if role not in USER_ROLES:
+        raise InvalidRequest(f"role: must be one of {', '.join(USER_ROLES)}, not {role!r}")
+
+
+def validate_password(password: str) -> None:
+    """Raises InvalidRequest if ``password`` is too short."""
     if len(password) < MIN_PASSWORD:
         raise InvalidRequest(f"password: at least {MIN_PASSWORD} characters")
 
@@ -136,8 +146,7 @@ def change_user(
         raise NotFound(f"user {user_id} does not exist")
     values: dict[str, object] = {}
     if role is not None:
-        if role not in USER_ROLES:
-            raise InvalidRequest(f"role: must be one of {', '.join(USER_ROLES)}, not {role!r}")
+        validate_role(role)
         values["role"] = role
     if disabled is not None:
         values["disabled_us"] = (row.disabled_us or now_us) if disabled else None

@@ -144,8 +144,9 @@ def _sop_step(state: EngineState, row: Any, req: ActionRequest) -> dict[str, Any
     so the record still says what was done after the procedure is edited."""
     _require(req.step, "step", "sop")
     assert req.step is not None
-    alarm_type = state.dictionary.get(row["alarm_type"])
-    steps = alarm_type.sop if alarm_type is not None else []
+    steps = state.dictionary.procedure(row["alarm_type"])
+    if not steps:
+        raise InvalidRequest(f"step: the {row['alarm_type']} procedure has no steps to tick")
     if req.step >= len(steps):
         raise InvalidRequest(
             f"step: {req.step} is not a step of the {row['alarm_type']} procedure (0-{len(steps) - 1})"

@@ -91,6 +91,11 @@ class Dictionary:
     def get(self, key: str) -> AlarmType | None:
         return self._types.get(key)
 
+    def procedure(self, key: str) -> list[str]:
+        """The SOP steps of the alarm type ``key`` (none for a type no longer in the dictionary)."""
+        found = self._types.get(key)
+        return list(found.sop) if found is not None else []
+
     def find(self, key_or_code: str) -> AlarmType | None:
         return self._by_name.get(key_or_code.casefold())
 

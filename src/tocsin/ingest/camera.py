@@ -25,10 +25,10 @@ import math
 import re
 import tomllib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from importlib import resources
-from typing import Literal
+from typing import Literal, NamedTuple
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as _defused  # type: ignore[import-untyped]
@@ -46,6 +46,7 @@ __all__ = (
     "MAX_CODE_CHARS",
     "MAX_DETAILS",
     "MAX_TEXT_CHARS",
+    "CameraBatch",
     "CameraDecodeError",
     "CameraEvent",
     "CameraPayloadTooLarge",
@@ -55,6 +56,7 @@ __all__ = (
     "MultipartStream",
     "Part",
     "Vendor",
+    "camera_batch",
     "camera_mapping",
     "check_size",
     "flatten_json",
@@ -64,6 +66,8 @@ __all__ = (
     "parse_xml",
     "to_event_in",
 )
+
+_encode = msgspec.json.Encoder().encode
 
 Vendor = Literal["onvif", "hikvision", "dahua"]
 DetailValue = str | int | float | bool | None
@@ -197,6 +201,34 @@ def to_event_in(ev: CameraEvent, *, source: str, site: str | None) -> EventIn:
         return msgspec.convert(raw, EventIn)
     except msgspec.ValidationError as exc:
         raise CameraDecodeError(f"camera event does not make a valid EventIn: {exc}") from exc
+
+
+class CameraBatch(NamedTuple):
+    """The events of one camera post or stream read, ready for tocsin's ingest door."""
+
+    items: list[EventIn]
+    """One event per alarm; heartbeats are not events."""
+    raw: list[str | None]
+    """Each alarm as parsed, kept with its event."""
+    heartbeats: int
+    dropped: int
+    """Identity fields removed, over all the events."""
+
+
+def camera_batch(events: list[CameraEvent], *, source: Callable[[CameraEvent], str], site: str | None) -> CameraBatch:
+    """What both camera paths (posts, ``tocsin.api.ingest``; held-open streams,
+    ``tocsin.ingest.camera_poll``) hand to the door: alarms as events, heartbeats counted.
+
+    Raises:
+        CameraDecodeError: an alarm would not make a valid event (``to_event_in``).
+    """
+    alarms = [ev for ev in events if not ev.heartbeat]
+    return CameraBatch(
+        items=[to_event_in(ev, source=source(ev), site=site) for ev in alarms],
+        raw=[_encode(ev).decode() for ev in alarms],
+        heartbeats=len(events) - len(alarms),
+        dropped=sum(len(ev.dropped) for ev in events),
+    )
 
 
 def camera_mapping() -> dict[str, str]:

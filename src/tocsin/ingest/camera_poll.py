@@ -20,12 +20,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import aiohttp
 import msgspec
+from msgspec import Meta
 
-from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, to_event_in
+from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, camera_batch
 from tocsin.ingest.dahua import EventStreamParser
 from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.hikvision import AlertStreamParser
@@ -49,7 +50,7 @@ class PolledCamera(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site: str | None = None
     username: str | None = None
     password: str | None = None
-    supervision_s: float | None = None
+    supervision_s: Annotated[float, Meta(gt=0)] | None = None
 
 
 def _parser(camera: PolledCamera, content_type: str) -> CameraStream:
@@ -77,11 +78,9 @@ class CameraPoller:
         self._key = f"{camera.vendor}:{camera.name}"
         # No grace: the stream's read timeout is supervision_s itself, so silence is already measured.
         self._supervision = Supervisor(self._send_supervision, what="camera", monotonic=monotonic, grace_s=0.0)
-        if camera.supervision_s:
+        if camera.supervision_s is not None:
             self._supervision.watch(self._key, camera.supervision_s, self._comm_event)
-        self.last_heard = monotonic()
         self.connects = 0
-        self.events = 0
 
     @property
     def down(self) -> bool:
@@ -129,21 +128,16 @@ class CameraPoller:
                 await self._deliver(events)
 
     async def _deliver(self, events: list[CameraEvent]) -> None:
-        dropped = sum(len(ev.dropped) for ev in events)
-        if dropped:
-            self._on_dropped(dropped)
-        alarms = [ev for ev in events if not ev.heartbeat]
-        if not alarms:
-            return
-        items = [to_event_in(ev, source=f"{ev.vendor}:{self.camera.name}", site=self.camera.site) for ev in alarms]
-        await self._send(items, [msgspec.json.encode(ev).decode() for ev in alarms])
-        self.events += len(items)
+        batch = camera_batch(events, source=lambda ev: f"{ev.vendor}:{self.camera.name}", site=self.camera.site)
+        if batch.dropped:
+            self._on_dropped(batch.dropped)
+        if batch.items:
+            await self._send(batch.items, batch.raw)
 
     async def _send(self, items: list[EventIn], raw: list[str | None]) -> None:
         await hand_over(self._accept, items, self._actor, raw, origin=f"camera {self.camera.name}")
 
     def _heard(self) -> None:
-        self.last_heard = self._monotonic()
         self._supervision.heard(self._key)
 
     async def _send_supervision(self, events: list[EventIn]) -> None:

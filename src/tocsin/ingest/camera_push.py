@@ -134,9 +134,6 @@ class PushSupervisor:
         """Outages declared since start."""
         return self._supervisor.failures
 
-    def __len__(self) -> int:
-        return len(self._supervisor)
-
     async def check(self) -> None:
         """Declare silent cameras failed and store pending events now (tests; the task does it too)."""
         await self._supervisor.check()

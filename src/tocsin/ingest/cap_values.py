@@ -202,6 +202,3 @@ def polygon_centroid(points: Sequence[Point]) -> Point:
     if lon > 180.0:
         lon -= 360.0
     return max(-90.0, min(90.0, lat)), max(-180.0, min(180.0, lon))
-
-
-# --- reading elements -----------------------------------------------------------------------------

@@ -61,7 +61,8 @@ import msgspec
 from msgspec import Meta
 
 from tocsin.errors import ConfigError, IngestError, StoreUnavailable
-from tocsin.ingest.sia_batch import Accept, FrameBatcher
+from tocsin.ingest.door import Accept
+from tocsin.ingest.sia_batch import FrameBatcher
 from tocsin.ingest.sia_codec import (
     FrameBuffer,
     SiaDecodeError,
@@ -452,14 +453,13 @@ class SiaReceiver:
     # -- line supervision ----------------------------------------------------------------
 
     def _heard(self, account: _Account) -> None:
-        if account.period is not None:
-            self._supervision.heard(account.id)
+        self._supervision.heard(account.id)  # a no-op for an account without supervision
 
     def _supervision_failed(self, _account: str) -> None:
         self.metrics.supervision_failures += 1
 
     async def _send_supervision(self, events: list[EventIn]) -> None:
-        await self._accept(events, _SUPERVISION_ACTOR, [None] * len(events))
+        await self._accept(events, _SUPERVISION_ACTOR, raw=[None] * len(events))
         self.metrics.events += len(events)
 
     async def check_supervision(self) -> None:

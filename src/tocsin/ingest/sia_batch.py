@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tocsin.errors import IngestError
+from tocsin.ingest.door import Accept
 from tocsin.model import Actor, EventIn
 
-__all__ = ("RECEIVER_ACTOR", "Accept", "FrameBatcher")
+__all__ = ("RECEIVER_ACTOR", "FrameBatcher")
 
 RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
 """Who a batch holding several accounts' frames is ingested as (each event's source names its account)."""
 _MAX_INFLIGHT = 1  # accept calls at once: the store commits serially, so more only shrinks batches
-
-Accept = Callable[[Sequence[EventIn], Actor, Sequence[str | None]], Awaitable[list[tuple[int, int | None]]]]
-"""tocsin's ingest door: guard, commit durably, return (event id, incident id) per event.
-
-Raises :class:`~tocsin.errors.StoreUnavailable` when overloaded, an
-:class:`~tocsin.errors.IngestError` when the events are refused.
-"""
 
 
 class _Pending:
@@ -74,7 +67,7 @@ class FrameBatcher:
             whatever ``accept`` raised for them.
         """
         if self._max_events == 1:
-            await self._accept(events, actor, raw)
+            await self._accept(events, actor, raw=raw)
             return
         loop = asyncio.get_running_loop()
         self._queue.append(_Pending(events, actor, raw, loop.create_future()))
@@ -112,14 +105,14 @@ class FrameBatcher:
         events = [event for item in batch for event in item.events]
         raw = [text for item in batch for text in item.raw]
         try:
-            await self._accept(events, actor, raw)
+            await self._accept(events, actor, raw=raw)
         except IngestError as exc:
             if len(batch) == 1:
                 _settle(batch[0].future, exc)
                 return
             for item in batch:  # find the refused frame(s): the others are fine
                 try:
-                    await self._accept(item.events, item.actor, item.raw)
+                    await self._accept(item.events, item.actor, raw=item.raw)
                 except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
                     _settle(item.future, one)
                 else:

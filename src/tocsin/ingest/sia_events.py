@@ -40,10 +40,18 @@ def frame_external_id(account: str, frame: SiaFrame, index: int, received: datet
     a resend may carry new ones. A resend that straddles a bucket edge is stored twice: a
     duplicate event in the same incident, never a lost one.
     """
+    return _external_id(account, frame, index, _resend_tag(frame, received))
+
+
+def _external_id(account: str, frame: SiaFrame, index: int, tag: str) -> str:
+    return f"{account}:{frame.sequence}:{index}:{tag}"
+
+
+def _resend_tag(frame: SiaFrame, received: datetime) -> str:
+    """The ``tag`` of :func:`frame_external_id`: the same for every event of one frame."""
     bucket = int(received.timestamp()) // RETRANSMIT_WINDOW_S
     seed = f"{frame.token.upper()}\x00{frame.data}\x00{bucket}".encode()
-    tag = hashlib.blake2b(seed, digest_size=5).hexdigest()
-    return f"{account}:{frame.sequence}:{index}:{tag}"
+    return hashlib.blake2b(seed, digest_size=5).hexdigest()
 
 
 class Unprocessable(Exception):
@@ -109,6 +117,7 @@ def frame_events(frame: SiaFrame, account: str, site: str | None, received: date
     if not found:
         raise Unprocessable("no event in the data block")
     events = []
+    tag = _resend_tag(frame, received)  # hashed once per frame, not once per event
     for index, (key, condition, fallback, attrs, name, text) in enumerate(found):
         if text:
             attrs["text"] = text[:MAX_TEXT]
@@ -122,7 +131,7 @@ def frame_events(frame: SiaFrame, account: str, site: str | None, received: date
                 condition=condition,
                 description=_describe(name, text),
                 attributes=attrs,
-                external_id=frame_external_id(account, frame, index, received),
+                external_id=_external_id(account, frame, index, tag),
             )
         )
     return events

@@ -17,6 +17,7 @@ as much again (measured per row: 6.5 bound as given, 7.2 shaped and inlined).
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -125,25 +126,42 @@ def _chunks(items: list[T], most: int) -> list[list[T]]:
     return out
 
 
-_update_sql: dict[tuple[str, str, int], str] = {}
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)
+"""Whether this SQLite has ``UPDATE ... FROM`` (3.33 and later)."""
+_update_sql: dict[tuple[str, str, tuple[str, ...], str, int], str] = {}
 
 
 def update_from_values(
-    conn: Connection, table: str, key: str, columns: tuple[str, ...], assignments: str, rows: list[dict[str, Any]]
+    conn: Connection,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    assignments: str,
+    rows: list[dict[str, Any]],
+    *,
+    fallback: Any,
 ) -> None:
-    """``WITH v(columns) AS (VALUES ...) UPDATE table SET assignments FROM v WHERE table.key = v.<first>``
-    (SQLite 3.33 and later), in chunks like ``insert_many``.
+    """Update ``table`` from ``rows`` (their ``columns``; other keys are ignored).
+
+    On SQLite: ``WITH v(columns) AS (VALUES ...) UPDATE table SET assignments FROM v WHERE
+    table.key = v.<first column>``, in chunks like ``insert_many``; one statement per chunk
+    rather than one per row. Elsewhere (or on SQLite before 3.33): ``fallback``, an UPDATE
+    whose bind parameters are ``columns``, through ``bulk_write``.
 
     ``rows`` must hold each key once: with two matches SQLite would apply one, arbitrarily.
     """
+    if conn.dialect.name != "sqlite" or not _UPDATE_FROM:
+        bulk_write(conn, f"{table}:{','.join(columns)}", fallback, [{c: row[c] for c in columns} for row in rows])
+        return
     per_stmt = max(1, min(_MAX_ROWS_PER_STATEMENT, _MAX_PARAMS // len(columns)))
     values = "(" + ", ".join(["?"] * len(columns)) + ")"
     cursor = driver_cursor(conn)
     for chunk in _chunks(rows, per_stmt):
         n = len(chunk)
-        sql = _update_sql.get((table, assignments, n))
+        cache_key = (table, key, columns, assignments, n)
+        sql = _update_sql.get(cache_key)
         if sql is None:
-            sql = _update_sql[(table, assignments, n)] = (
+            sql = _update_sql[cache_key] = (
                 f"WITH v({', '.join(columns)}) AS (VALUES {', '.join([values] * n)}) "
                 f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{columns[0]}"
             )

@@ -8,7 +8,6 @@ statements, not thousands. Read functions build API structs from rows.
 from __future__ import annotations
 
 import base64
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, u
 
 from tocsin._internal.clock import from_us
 from tocsin.model import AlarmType, Event, Incident, Location, TimelineEntry
-from tocsin.store.bulk import bulk_write, driver_cursor, insert_many, update_from_values
+from tocsin.store.bulk import driver_cursor, insert_many, update_from_values
 from tocsin.store.schema import alarm_type_changes, alarm_types, events, incidents, outbox, timeline, tokens
 
 __all__ = (
@@ -49,7 +48,6 @@ _UPDATE_TOUCHED = (
     .where(incidents.c.id == bindparam("b_id"))
     .values(
         last_event_us=bindparam("b_last"),
-        first_event_us=bindparam("b_first"),
         event_count=incidents.c.event_count + bindparam("b_added"),
         condition=bindparam("b_condition"),
         updated_us=bindparam("b_updated"),
@@ -57,6 +55,7 @@ _UPDATE_TOUCHED = (
         lon=func.coalesce(incidents.c.lon, bindparam("b_lon")),
     )
 )
+_UPDATE_TOUCHED_FIRST = _UPDATE_TOUCHED.values(first_event_us=bindparam("b_first"))
 
 
 def max_ids(conn: Connection) -> dict[str, int]:
@@ -125,7 +124,6 @@ _TOUCHED_SET = (
 )
 _TOUCHED_FIRST_COLUMNS = (*_TOUCHED_COLUMNS, "b_first")
 _TOUCHED_FIRST_SET = _TOUCHED_SET + ", first_event_us = v.b_first"
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM arrived in SQLite 3.33
 
 
 def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -133,12 +131,11 @@ def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
     Rows for the same incident (from several requests of one group commit) are merged
     first: their ``b_added`` summed, ``b_first_moved`` or-ed, the rest taken from the last,
-    which is the newest. On SQLite the merged rows go out as one ``UPDATE ... FROM (VALUES
-    ...)`` statement per chunk rather than one statement per incident (see
-    ``tocsin.store.bulk``), and ``first_event_us`` is assigned only where an event older
-    than the incident's first moved it: it is in the queue index, and SQLite rewrites an
-    index entry whenever one of its columns is assigned, even to the same value (that
-    cost 2.2 microseconds an incident in place of none).
+    which is the newest. They go out through ``tocsin.store.bulk.update_from_values``.
+    ``first_event_us`` is assigned only where an event older than the incident's first
+    moved it: it is in the queue index, and SQLite rewrites an index entry whenever one of
+    its columns is assigned, even to the same value (2.2 microseconds an incident, for
+    nothing).
     """
     if not rows:
         return
@@ -152,16 +149,14 @@ def update_touched(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 "b_first_moved": seen["b_first_moved"] or row["b_first_moved"],
             }
         merged[row["b_id"]] = row
-    if conn.dialect.name != "sqlite" or not _UPDATE_FROM:
-        plain = [{k: v for k, v in row.items() if k != "b_first_moved"} for row in merged.values()]
-        bulk_write(conn, "touched", _UPDATE_TOUCHED, plain)
-        return
     kept = [row for row in merged.values() if not row["b_first_moved"]]
     moved = [row for row in merged.values() if row["b_first_moved"]]
     if kept:
-        update_from_values(conn, "incidents", "id", _TOUCHED_COLUMNS, _TOUCHED_SET, kept)
+        update_from_values(conn, "incidents", "id", _TOUCHED_COLUMNS, _TOUCHED_SET, kept, fallback=_UPDATE_TOUCHED)
     if moved:
-        update_from_values(conn, "incidents", "id", _TOUCHED_FIRST_COLUMNS, _TOUCHED_FIRST_SET, moved)
+        update_from_values(
+            conn, "incidents", "id", _TOUCHED_FIRST_COLUMNS, _TOUCHED_FIRST_SET, moved, fallback=_UPDATE_TOUCHED_FIRST
+        )
 
 
 _OUTCOMES = (
@@ -187,10 +182,7 @@ def record_outcomes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     unique = list({row["b_id"]: row for row in rows}.values())
     if not unique:
         return
-    if conn.dialect.name != "sqlite" or not _UPDATE_FROM:
-        bulk_write(conn, "outbox_outcomes", _OUTCOMES, unique)
-        return
-    update_from_values(conn, "outbox", "id", _OUTCOME_COLUMNS, _OUTCOME_SET, unique)
+    update_from_values(conn, "outbox", "id", _OUTCOME_COLUMNS, _OUTCOME_SET, unique, fallback=_OUTCOMES)
 
 
 def insert_timeline(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -341,8 +333,10 @@ def alarm_type_exists(conn: Connection, code: str, key: str) -> str | None:
 # -- tokens ----------------------------------------------------------------------------
 
 
-def insert_token(conn: Connection, *, name: str, role: str, digest: str, at_us: int) -> None:
-    conn.execute(tokens.insert().values(name=name, role=role, hash=digest, created_us=at_us))
+def insert_token(conn: Connection, *, name: str, role: str, digest: str, at_us: int) -> int:
+    """Store a token's digest; returns its id."""
+    stmt = tokens.insert().values(name=name, role=role, hash=digest, created_us=at_us).returning(tokens.c.id)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def token_by_hash(conn: Connection, digest: str) -> tuple[str, str] | None:

@@ -54,6 +54,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import Connection, Engine
 
 from tocsin.errors import StoreError, StoreUnavailable
+from tocsin.store.bulk import driver_cursor
 
 __all__ = ("CHECKPOINT_INTERVAL_S", "SWITCH_INTERVAL_S", "CommitStats", "GroupSink", "Tx", "Writer", "deferred_only")
 
@@ -283,37 +284,31 @@ class Writer:
             with conn.begin():
                 # Plain SAVEPOINT statements on the driver's cursor: the same isolation as
                 # begin_nested(), at a fraction of its cost on the hottest path we have.
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor = driver_cursor(conn)
                 group_scratch: dict[str, Any] = {}
                 unflushed: list[Tx] = []  # successful jobs whose deferred items are not written yet
                 owed = False  # whether any of them is deferred-only (its rows are not in the database)
                 for job in group:
                     tx = Tx(conn, group_scratch)
-                    if getattr(job.fn, "deferred_only", False):
-                        try:
-                            result = job.fn(tx)
-                        except Exception as exc:  # noqa: BLE001 - a job's failure is its caller's
-                            rollbacks.extend(tx._after_rollback)
-                            outcomes.append((job, False, exc, tx))
-                        else:
-                            unflushed.append(tx)
-                            owed = True
-                            outcomes.append((job, True, result, tx))
-                        continue
-                    if owed:  # this job may read or write those rows: write them first, in order
-                        _flush_deferred(conn, unflushed)
-                        unflushed, owed = [], False
-                    cursor.execute("SAVEPOINT tocsin_job")
+                    deferred = getattr(job.fn, "deferred_only", False)  # dropping its items undoes it
+                    if not deferred:
+                        if owed:  # this job may read or write those rows: write them first, in order
+                            _flush_deferred(conn, unflushed)
+                            unflushed, owed = [], False
+                        cursor.execute("SAVEPOINT tocsin_job")
                     try:
                         result = job.fn(tx)
                     except Exception as exc:  # noqa: BLE001 - a job's failure is its caller's
-                        cursor.execute("ROLLBACK TO SAVEPOINT tocsin_job")
-                        cursor.execute("RELEASE SAVEPOINT tocsin_job")
+                        if not deferred:
+                            cursor.execute("ROLLBACK TO SAVEPOINT tocsin_job")
+                            cursor.execute("RELEASE SAVEPOINT tocsin_job")
                         rollbacks.extend(tx._after_rollback)
                         outcomes.append((job, False, exc, tx))
                     else:
-                        cursor.execute("RELEASE SAVEPOINT tocsin_job")
+                        if not deferred:
+                            cursor.execute("RELEASE SAVEPOINT tocsin_job")
                         unflushed.append(tx)
+                        owed = owed or deferred
                         outcomes.append((job, True, result, tx))
                 _flush_deferred(conn, unflushed)
         except Exception as exc:

@@ -74,9 +74,9 @@ class FakeAccept:
         self.changed = asyncio.Event()
 
     async def __call__(
-        self, events: Sequence[EventIn], actor: Actor, raw: Sequence[str | None]
+        self, events: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
     ) -> list[tuple[int, int | None]]:
-        self.calls.append((list(events), actor, list(raw)))
+        self.calls.append((list(events), actor, list(raw or [])))
         self.changed.set()
         if self.gate is not None:
             await self.gate.wait()
@@ -704,7 +704,7 @@ def test_stop_lets_the_frame_being_answered_finish() -> None:
 
 def test_bad_configuration_is_a_config_error() -> None:
     async def accept(
-        events: Sequence[EventIn], actor: Actor, raw: Sequence[str | None]
+        events: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
     ) -> list[tuple[int, int | None]]:
         return []
 

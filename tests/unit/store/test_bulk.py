@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, create_engine, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, select, update
 
 from tocsin.store import bulk
 from tocsin.store.schema import events, metadata, timeline
@@ -100,7 +100,16 @@ def test_chunks_cover_every_row_once_in_power_of_two_sizes(count: int) -> None:
     assert all(len(c) & (len(c) - 1) == 0 and len(c) <= 256 for c in chunks)
 
 
-def test_update_from_values_writes_null_where_the_row_is_empty(engine: Engine) -> None:
+@pytest.mark.parametrize("update_from", [True, False], ids=["update-from", "fallback"])
+def test_update_from_values_writes_null_where_the_row_is_empty(
+    engine: Engine, update_from: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "_UPDATE_FROM", update_from)
+    fallback = (
+        update(events)
+        .where(events.c.id == bindparam("b_id"))
+        .values(site=bindparam("b_site"), description=bindparam("b_desc"))
+    )
     rows = [_row(i, frozenset(), False) for i in (1, 2, 3)]
     updates: list[dict[str, Any]] = [
         {"b_id": 1, "b_site": None, "b_desc": "one"},
@@ -110,7 +119,13 @@ def test_update_from_values_writes_null_where_the_row_is_empty(engine: Engine) -
     with engine.connect() as conn, conn.begin():
         bulk.insert_many(conn, "events", events.insert(), rows)
         bulk.update_from_values(
-            conn, "events", "id", ("b_id", "b_site", "b_desc"), "site = v.b_site, description = v.b_desc", updates
+            conn,
+            "events",
+            "id",
+            ("b_id", "b_site", "b_desc"),
+            "site = v.b_site, description = v.b_desc",
+            updates,
+            fallback=fallback,
         )
         got = [(r["id"], r["site"], r["description"]) for r in _stored(conn)]
         conn.execute(events.delete())

@@ -13,15 +13,17 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from sqlalchemy import Connection
 
 from tocsin import __version__
-from tocsin._internal.clock import Clock, system_clock
+from tocsin._internal.clock import Clock, from_us, system_clock
 from tocsin.api.accounts import create_user, login, logout, me, patch_user, users_list
 from tocsin.api.alarm_types import (
     change_alarm_type,
@@ -68,10 +70,12 @@ from tocsin.ingest.camera_push import PushSupervisor
 from tocsin.ingest.cap_poll import CapFeedPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
+from tocsin.ingest.supervision import COMM_FAILURE, EPISODE_MARK
 from tocsin.metrics import Metrics
-from tocsin.model import Actor, EventIn
+from tocsin.model import OPEN_STATES, Actor, EventIn
 from tocsin.notify.outbox import OutboxDeliverer
 from tocsin.retention import BATCH, purge_batch
+from tocsin.store import repo
 from tocsin.store.sqlite import Database, open_database
 from tocsin.store.writer import Tx, deferred_only
 
@@ -222,18 +226,19 @@ class Runtime:
         seeded = self.writer.run_blocking(lambda tx: self.state.bootstrap(tx.conn, now_us=self.clock.now_us()))
         if seeded:
             log.info("alarm-type dictionary seeded", extra={"types": seeded})
+        outages = self.writer.run_blocking(lambda tx: self._open_outages(tx.conn))
         self.writer.start()
         await self.deliverer.start()
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
         if self.settings.sia is not None:
             self.sia = SiaReceiver(self.settings.sia, self.accept)
-            await self.sia.start()
+            await self.sia.start(outages)
             self.metrics.watch_sia(self.sia.metrics)
-        self.push_cameras.start()
+        self.push_cameras.start(outages)
         for camera in self.settings.camera:
             counter = self.metrics.dropped_fields.labels(camera.vendor)
-            poller = CameraPoller(camera, self.accept, on_dropped=counter.inc)
+            poller = CameraPoller(camera, self.accept, on_dropped=counter.inc, outages=outages)
             self._tasks.append(asyncio.create_task(poller.run()))
         for feed in self.settings.cap_feed:
             self._tasks.append(asyncio.create_task(CapFeedPoller(feed, self.accept).run()))
@@ -256,6 +261,14 @@ class Runtime:
                 "sia_udp": self.sia.bound_udp if self.sia else None,
             },
         )
+
+    @staticmethod
+    def _open_outages(conn: Connection) -> dict[str, datetime]:
+        """Comm failures the store still holds open, by source, for the supervisors to resume."""
+        found = repo.open_episodes(conn, COMM_FAILURE, OPEN_STATES, EPISODE_MARK)
+        if found:
+            log.info("comm failures open before the restart", extra={"sources": len(found)})
+        return {source: from_us(at) for source, at in found.items()}
 
     async def stop(self) -> None:
         if self.sia is not None:

@@ -120,30 +120,57 @@ def _wait(srv: ServerProcess, condition: str, timeout: float = 15.0) -> list[dic
     raise AssertionError(f"no {condition} comm failure within {timeout} s: {_comm_failures(srv)}")
 
 
-def test_pushing_camera_that_falls_silent_raises_comm_failure_and_clears_on_its_heartbeat(tmp_path: Path) -> None:
-    heartbeat = (
-        b'<EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">'
-        b"<macAddress>c0:6d:ed:0c:cc:ee</macAddress><eventType>videoloss</eventType>"
-        b"<eventState>inactive</eventState></EventNotificationAlert>"
-    )
+HEARTBEAT = (
+    b'<EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">'
+    b"<macAddress>c0:6d:ed:0c:cc:ee</macAddress><eventType>videoloss</eventType>"
+    b"<eventState>inactive</eventState></EventNotificationAlert>"
+)
+
+
+def _push_camera_server(root: Path) -> ServerProcess:
     server = ServerProcess(
-        tmp_path,
+        root,
         'retention_interval_s = 0\n[[push_camera]]\nvendor = "hikvision"\ndevice = "C0:6D:ED:0C:CC:EE"\n'
         'supervision_s = 1\nsite = "depot-3"\nname = "gate"\n',
     )
     server.token("device")
     server.token("operator")
+    return server
+
+
+def _heartbeat(server: ServerProcess) -> dict[str, object]:
+    with server.client("device") as dev:
+        r = dev.post("/api/v1/ingest/hikvision", content=HEARTBEAT, headers={"content-type": "application/xml"})
+        assert r.status_code == 202, r.text
+        body: dict[str, object] = r.json()
+        return body
+
+
+def test_pushing_camera_that_falls_silent_raises_comm_failure_and_clears_on_its_heartbeat(tmp_path: Path) -> None:
+    server = _push_camera_server(tmp_path)
     server.start()
     try:
-        with server.client("device") as dev:
-            r = dev.post("/api/v1/ingest/hikvision", content=heartbeat, headers={"content-type": "application/xml"})
-            assert r.status_code == 202 and r.json()["heartbeats"] == 1
+        assert _heartbeat(server)["heartbeats"] == 1
         (down,) = _wait(server, "active")  # 1 s period + 5 s grace, then silence is a fault
         assert (down["site"], down["priority"]) == ("depot-3", 3)
-        with server.client("device") as dev:
-            r = dev.post("/api/v1/ingest/hikvision", content=heartbeat, headers={"content-type": "application/xml"})
-            assert r.status_code == 202
+        _heartbeat(server)
         (up,) = _wait(server, "cleared")
         assert up["id"] == down["id"]
+    finally:
+        server.stop()
+
+
+def test_an_outage_open_at_shutdown_is_cleared_by_the_cameras_return_after_the_restart(tmp_path: Path) -> None:
+    server = _push_camera_server(tmp_path)
+    server.start()
+    try:
+        (down,) = _wait(server, "active")
+    finally:
+        server.stop()
+    server.start()
+    try:
+        _heartbeat(server)
+        (up,) = _wait(server, "cleared")
+        assert up["id"] == down["id"] and up["event_count"] == 2  # the same outage ended, no second one opened
     finally:
         server.stop()

@@ -30,7 +30,7 @@ from tocsin.ingest.camera import CameraDecodeError, CameraEvent, CameraStream, c
 from tocsin.ingest.dahua import EventStreamParser
 from tocsin.ingest.door import Accept, hand_over
 from tocsin.ingest.hikvision import AlertStreamParser
-from tocsin.ingest.supervision import Supervisor, comm_failure
+from tocsin.ingest.supervision import Outages, Supervisor, comm_failure
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = ("MAX_BACKOFF_S", "MIN_BACKOFF_S", "CameraPoller", "PolledCamera")
@@ -60,7 +60,10 @@ def _parser(camera: PolledCamera, content_type: str) -> CameraStream:
 
 
 class CameraPoller:
-    """Holds one camera's event stream open until cancelled."""
+    """Holds one camera's event stream open until cancelled.
+
+    ``outages``: comm failures still open in the store (see ``Supervisor.start``).
+    """
 
     def __init__(
         self,
@@ -69,8 +72,10 @@ class CameraPoller:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         on_dropped: Callable[[int], None] | None = None,
+        outages: Outages | None = None,
     ) -> None:
         self.camera = camera
+        self._outages = outages
         self._accept = accept
         self._monotonic = monotonic
         self._on_dropped = on_dropped or (lambda _n: None)
@@ -88,7 +93,7 @@ class CameraPoller:
         return bool(self._supervision.down())
 
     async def run(self) -> None:
-        self._supervision.start()
+        self._supervision.start(self._outages)
         try:
             await self._stream()
         finally:

@@ -28,7 +28,7 @@ from msgspec import Meta
 
 from tocsin.ingest.camera import CameraEvent
 from tocsin.ingest.door import Accept
-from tocsin.ingest.supervision import DEFAULT_GRACE_S, EventFactory, Supervisor, comm_failure, utcnow
+from tocsin.ingest.supervision import DEFAULT_GRACE_S, EventFactory, Outages, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = ("SUPERVISION_ACTOR", "PushCamera", "PushSupervisor")
@@ -138,9 +138,9 @@ class PushSupervisor:
         """Declare silent cameras failed and store pending events now (tests; the task does it too)."""
         await self._supervisor.check()
 
-    def start(self) -> None:
-        """Give every camera a full period from now and check deadlines in the background."""
-        self._supervisor.start()
+    def start(self, outages: Outages | None = None) -> None:
+        """Give every camera a full period from now (``outages`` resume down) and check deadlines in the background."""
+        self._supervisor.start(outages)
 
     async def stop(self) -> None:
         await self._supervisor.stop()

@@ -77,7 +77,7 @@ from tocsin.ingest.sia_codec import (
 )
 from tocsin.ingest.sia_crypto import decode_text
 from tocsin.ingest.sia_events import RETRANSMIT_WINDOW_S, Unprocessable, frame_events, frame_external_id
-from tocsin.ingest.supervision import DEFAULT_GRACE_S, Supervisor, comm_failure, utcnow
+from tocsin.ingest.supervision import DEFAULT_GRACE_S, Outages, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = (
@@ -308,8 +308,8 @@ class SiaReceiver:
         host, port = self._udp_transport.get_extra_info("sockname")[:2]
         return str(host), int(port)
 
-    async def start(self) -> None:
-        """Bind the configured servers and start line supervision.
+    async def start(self, outages: Outages | None = None) -> None:
+        """Bind the configured servers and start line supervision (resuming ``outages``).
 
         Raises:
             ConfigError: an address cannot be bound (in use, not local...).
@@ -327,7 +327,7 @@ class SiaReceiver:
         except OSError as exc:
             await self.stop()
             raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
-        self._supervision.start()
+        self._supervision.start(outages)
         log.info(
             "sia receiver started",
             extra={"tcp": self.bound_tcp, "udp": self.bound_udp, "accounts": len(self._accounts)},

@@ -13,8 +13,13 @@ which keeps this module free of any wire format.
 Delivery is patient and ordered: each source holds one episode and how many of its two
 events are stored (0, 1 active, 2 active and cleared), so an overloaded store is retried
 at the next tick with constant memory and a cleared event is never stored before its
-active one. A refused event (a guard verdict) is logged and not retried. It does not
-persist anything: after a restart every source gets a full period to be heard again.
+active one. A refused event (a guard verdict) is logged and not retried.
+
+It persists nothing of its own: the store already holds every episode's events. At start,
+the owner passes the outages still open there (:data:`Outages`, from
+``repo.open_episodes``); those sources resume *down*, in the same episode, so their return
+clears the incident raised before the restart instead of leaving it active for good. Every
+other source gets a full period to be heard again.
 
 Concurrency: use from one event loop; :meth:`Supervisor.heard` is synchronous and cheap
 (a dict lookup), so request handlers and receivers call it inline.
@@ -26,13 +31,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from tocsin.errors import ConfigError, IngestError, StoreUnavailable
 from tocsin.model import Condition, EventIn
 
-__all__ = ("DEFAULT_GRACE_S", "EventFactory", "Send", "Supervisor", "comm_failure", "utcnow")
+__all__ = (
+    "COMM_FAILURE",
+    "DEFAULT_GRACE_S",
+    "EPISODE_MARK",
+    "EventFactory",
+    "Outages",
+    "Send",
+    "Supervisor",
+    "comm_failure",
+    "utcnow",
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +68,18 @@ Equal arguments must give an equal ``external_id``, so a retried event is stored
 """
 
 
+COMM_FAILURE = "tech.comm_failure"
+"""The alarm type of an outage."""
+EPISODE_MARK = "supervision:"
+"""In the external id of every supervision event, and of no event a device sends about itself
+(a panel's own ``YC`` report is not an episode of ours to resume or clear)."""
+
+Outages = Mapping[str, datetime]
+"""Episodes open in the store at start: event ``source`` -> when the outage began."""
+
+_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     """Wall-clock time of outages (UTC, aware); the default clock of every supervisor."""
     return datetime.now(UTC)
@@ -70,11 +97,13 @@ def comm_failure(
 ) -> EventIn:
     """The event of one outage starting (``active``) or ending (``cleared``).
 
-    ``episode_key`` names the outage (source and start); the external id adds the
-    condition, so a retried event of the same outage is stored once.
+    ``episode_key`` names the outage (source and start) and holds :data:`EPISODE_MARK`;
+    the external id adds the condition, so a retried event of the same outage is stored once.
     """
+    if EPISODE_MARK not in episode_key:
+        raise ValueError(f"episode key {episode_key!r} lacks {EPISODE_MARK!r}")
     return EventIn(
-        type="tech.comm_failure",
+        type=COMM_FAILURE,
         method="equipment",
         source=source,
         site=site,
@@ -87,12 +116,13 @@ def comm_failure(
 
 
 class _Watch:
-    __slots__ = ("deadline", "down", "episode", "event", "key", "period", "sent", "up_at")
+    __slots__ = ("deadline", "down", "episode", "event", "key", "period", "sent", "source", "up_at")
 
     def __init__(self, key: str, period: float, event: EventFactory) -> None:
         self.key = key
         self.period = period
         self.event = event
+        self.source = event("active", _PROBE, _PROBE).source  # the factory is the one place it is spelt
         self.deadline = 0.0  # monotonic time by which the source must be heard from
         self.down = False
         self.episode: datetime | None = None
@@ -219,11 +249,20 @@ class Supervisor:
             if watch.episode is episode:  # else a new outage began meanwhile: start over
                 watch.sent += 1
 
-    def start(self) -> None:
-        """Give every source a full period from now, and check deadlines in the background."""
+    def start(self, outages: Outages | None = None) -> None:
+        """Give every source a full period from now, and check deadlines in the background.
+
+        A source in ``outages`` (by its events' ``source``) resumes down, in the episode
+        that began then, its active event already stored: hearing it stores the cleared one.
+        """
         now = self._monotonic()
         for watch in self._watches.values():
             watch.deadline = now + watch.period + self._grace
+            began = (outages or {}).get(watch.source)
+            if began is not None and watch.episode is None:
+                watch.down, watch.episode, watch.up_at, watch.sent = True, began, None, 1
+                log.info(f"{self._what} outage open before the restart resumed",
+                         extra={"source": watch.key, "since": began.isoformat()})  # fmt: skip
         if self._watches and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 

@@ -34,6 +34,7 @@ __all__ = (
     "list_incidents",
     "load_open_incidents",
     "max_ids",
+    "open_episodes",
     "record_outcomes",
 )
 
@@ -223,6 +224,30 @@ def load_open_incidents(conn: Connection, open_states: Iterable[str], ids: Seque
     if ids is not None:
         stmt = stmt.where(incidents.c.id.in_(list(ids)))
     return list(conn.execute(stmt).mappings())
+
+
+def open_episodes(conn: Connection, alarm_type: str, open_states: Iterable[str], mark: str) -> dict[str, int]:
+    """Sources whose latest ``mark``ed event in an open incident of ``alarm_type`` is active: when it occurred.
+
+    This is how a fault raised by silence (``tech.comm_failure``) outlives a restart: the
+    supervisor resumes the episode instead of forgetting it, so the source's return clears
+    the incident still on the queue. Only events whose external id contains ``mark`` are
+    the supervisor's own. Reads only the events of open incidents of the type.
+    """
+    stmt = (
+        select(events.c.source, events.c.condition, events.c.occurred_us)
+        .join(incidents, incidents.c.id == events.c.incident_id)
+        .where(
+            incidents.c.alarm_type == alarm_type,
+            incidents.c.handling.in_(list(open_states)),
+            events.c.external_id.contains(mark, autoescape=True),
+        )
+        .order_by(events.c.id)
+    )
+    latest: dict[str, tuple[str, int]] = {}
+    for source, condition, occurred_us in conn.execute(stmt):
+        latest[source] = (condition, occurred_us)
+    return {source: at for source, (condition, at) in latest.items() if condition == "active"}
 
 
 # -- alarm types -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tocsin.errors import ConfigError, GuardRefusal, StoreUnavailable
-from tocsin.ingest.supervision import EventFactory, Supervisor
+from tocsin.ingest.supervision import COMM_FAILURE, EPISODE_MARK, EventFactory, Supervisor, comm_failure
 from tocsin.model import Condition, EventIn
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -169,3 +169,34 @@ def test_bad_watches_are_configuration_errors() -> None:
     with pytest.raises(ConfigError, match="positive"):
         sup.watch("c", 0, factory("c"))
     assert "a" in sup and len(sup) == 2
+
+
+def test_an_outage_still_open_in_the_store_resumes_down_and_its_return_clears_that_episode() -> None:
+    async def main() -> None:
+        store, clocks = Store(), Clocks()
+        sup = make(store, clocks)
+        began = T0 - timedelta(hours=2)
+        sup.start({"a": began, "not-watched": began})
+        try:
+            assert sup.down() == ["a"]
+            clocks.advance(120)  # far past both periods: b falls silent, a is already down
+            await sup.check()
+            assert [(e.source, e.condition) for e in store.events] == [("b", "active")]
+            assert sup.failures == 1  # the resumed outage is not a new one
+            sup.heard("a")
+            await sup.check()
+        finally:
+            await sup.stop()
+        up = store.events[-1]
+        assert (up.source, up.condition, up.occurred_at) == ("a", "cleared", T0 + timedelta(seconds=120))
+        assert up.external_id == f"{int(began.timestamp())}:cleared"  # the episode that began before the restart
+        assert sup.down() == ["b"]
+
+    asyncio.run(main())
+
+
+def test_comm_failure_events_carry_the_episode_mark() -> None:
+    ev = comm_failure("active", T0, source="s", site=None, description="d", episode_key="s:supervision:1")
+    assert ev.type == COMM_FAILURE and ev.external_id == "s:supervision:1:active" and EPISODE_MARK in ev.external_id
+    with pytest.raises(ValueError, match="lacks"):
+        comm_failure("active", T0, source="s", site=None, description="d", episode_key="s:1")

@@ -129,6 +129,10 @@ class _Watch:
         self.up_at: datetime | None = None
         self.sent = 0
 
+    def go_down(self, since: datetime, stored: int) -> None:
+        """Start an episode that began ``since``, ``stored`` of its events already stored."""
+        self.down, self.episode, self.up_at, self.sent = True, since, None, stored
+
 
 class Supervisor:
     """Deadlines for supervised sources, and the comm-failure episodes they raise.
@@ -220,7 +224,7 @@ class Supervisor:
                     if watch.episode is not None and watch.sent == 1:
                         log.warning(f"{self._what} supervision: earlier outage's end not stored",
                                     extra={"source": watch.key})  # fmt: skip
-                    watch.down, watch.episode, watch.up_at, watch.sent = True, self._clock(), None, 0
+                    watch.go_down(self._clock(), stored=0)
                     self.failures += 1
                     self._on_failure(watch.key)
                     extra = {"source": watch.key, "period_s": watch.period}
@@ -256,11 +260,12 @@ class Supervisor:
         that began then, its active event already stored: hearing it stores the cleared one.
         """
         now = self._monotonic()
+        outages = outages or {}
         for watch in self._watches.values():
             watch.deadline = now + watch.period + self._grace
-            began = (outages or {}).get(watch.source)
+            began = outages.get(watch.source)
             if began is not None and watch.episode is None:
-                watch.down, watch.episode, watch.up_at, watch.sent = True, began, None, 1
+                watch.go_down(began, stored=1)  # its active event is the one in the store
                 log.info(f"{self._what} outage open before the restart resumed",
                          extra={"source": watch.key, "since": began.isoformat()})  # fmt: skip
         if self._watches and self._task is None:

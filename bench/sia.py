@@ -1,15 +1,15 @@
 """SIA DC-09 receiver benchmark: frames ACKed per second, and ACK latency under a paced load.
 
-Run: ``.venv/bin/python bench/sia.py [--quick] [--loop asyncio|uvloop]``. The receiver runs
-in a process of its own (``tocsin.ingest.sia.SiaReceiver`` on a free loopback port, on uvloop
-by default, as under ``tocsin serve``), the simulated panels in another, so the two do not
-share one interpreter's GIL. Measures:
+Run: ``.venv/bin/python bench/sia.py [--quick] [--only MODE] [--loop asyncio|uvloop]``. The
+server runs in a process of its own (on a free loopback port, on uvloop by default, as under
+``tocsin serve``), the simulated panels in another, so the two do not share one
+interpreter's GIL. Each measurement is made in three modes (``MODES``): the receiver alone
+(``accept`` a no-op), and tocsin's real path (guard, classify, correlate, SQLite group commit
+with ``synchronous=FULL``, a fresh database) with the receiver in a child process of its own
+(``sia.own_process``, the default) and in the engine's process. Measures:
 
 1. throughput: frames/s ACKed over ``--connections`` (50) TCP connections, each a panel
-   that sends its next frame when the previous one is ACKed (as DC-09 panels do), with
-   ``accept`` a no-op (the receiver alone) and then tocsin's real path
-   (``Runtime.accept``: guard, classify, correlate, SQLite group commit with
-   ``synchronous=FULL``, a fresh database);
+   that sends its next frame when the previous one is ACKed (as DC-09 panels do);
 2. latency: frames paced at ``--rate`` (2,000/s) over the same connections, time from the
    moment a frame was *due* (so a late send counts against us) to its ACK, p50/p90/p99/max.
 
@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from tocsin.ingest.sia_codec import encode_frame, format_timestamp
 
@@ -103,24 +105,23 @@ def server_main(pipe: Connection, mode: str, connections: int, db_dir: str, sync
         asyncio.run(_serve(pipe, mode, connections, db_dir, synchronous))
 
 
+MODES = ("noop", "tocsin", "tocsin-shared")
+"""``noop``: the receiver alone; ``tocsin``: as ``tocsin serve`` runs it, in a process of its
+own feeding the engine (``sia.own_process``, the default); ``tocsin-shared``: the receiver in
+the engine's process (``own_process = false``)."""
+
+
 async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, synchronous: str) -> None:
     from tocsin.ingest.sia import SiaAccount, SiaConfig, SiaReceiver
     from tocsin.model import Actor, EventIn
 
+    accounts = [SiaAccount(id=account_id(i), site=f"bench-site-{i}") for i in range(connections)]
+    config = SiaConfig(
+        tcp=f"{HOST}:0", account=accounts, max_connections=connections + 10, own_process=mode == "tocsin"
+    )
     runtime: Any = None
-    if mode == "tocsin":
-        from tocsin.app import Runtime
-        from tocsin.config import load_settings
-
-        runtime = Runtime(load_settings(None, db=str(Path(db_dir) / "sia-bench.db"), synchronous=synchronous))
-        await runtime.start()
-
-        async def accept(
-            events: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
-        ) -> list[tuple[int, int | None]]:
-            result: list[tuple[int, int | None]] = await runtime.accept(events, actor, raw=raw)
-            return result
-    else:
+    receiver: Any
+    if mode == "noop":
         counter = 0
 
         async def accept(
@@ -130,27 +131,40 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
             counter += len(events)
             return [(counter, None)] * len(events)
 
-    accounts = [SiaAccount(id=account_id(i), site=f"bench-site-{i}") for i in range(connections)]
-    config = SiaConfig(tcp=f"{HOST}:0", account=accounts, max_connections=connections + 10)
-    receiver = SiaReceiver(config, accept)
-    await receiver.start()
+        receiver = SiaReceiver(config, accept)
+        await receiver.start()
+    else:  # the receiver as the runtime starts it
+        from tocsin.app import Runtime
+        from tocsin.config import load_settings
+
+        settings = load_settings(None, db=str(Path(db_dir) / "sia-bench.db"), synchronous=synchronous)
+        runtime = Runtime(msgspec.structs.replace(settings, sia=config))
+        await runtime.start()
+        receiver = runtime.sia
     loop = asyncio.get_running_loop()
     pipe.send(receiver.bound_tcp)
     while True:
         command = await loop.run_in_executor(None, pipe.recv)
         if command == "mark":
-            pipe.send(time.process_time())
+            pipe.send(time.process_time() + _child_cpu_s(getattr(receiver, "pid", None)))
         else:
             break
-    await receiver.stop()
     if runtime is not None:
         await runtime.stop()
+    else:
+        await receiver.stop()
     pipe.send(asdict_metrics(receiver))
 
 
-def asdict_metrics(receiver: Any) -> dict[str, int]:
-    import msgspec
+def _child_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by the receiver's own process, if it has one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+
+def asdict_metrics(receiver: Any) -> dict[str, int]:
     counters: dict[str, int] = msgspec.structs.asdict(receiver.metrics)
     return counters
 
@@ -355,7 +369,7 @@ def _fmt(value: float | None, spec: str = ",.1f") -> str:
 
 def print_table(rows: list[Row], connections: int, synchronous: str, loop: str = "asyncio") -> None:
     header = (
-        f"{'measurement':<22}{'accept':<9}{'frames':>9}{'frames/s':>11}"
+        f"{'measurement':<22}{'accept':<15}{'frames':>9}{'frames/s':>11}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'srv CPU%':>10}{'load CPU%':>11}{'other CPU%':>12}"
     )
     print(
@@ -366,7 +380,7 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row.name:<22}{row.accept:<9}{row.frames:>9,}{_fmt(row.fps):>11}{_fmt(row.p50_ms, '.2f'):>9}"
+            f"{row.name:<22}{row.accept:<15}{row.frames:>9,}{_fmt(row.fps):>11}{_fmt(row.p50_ms, '.2f'):>9}"
             f"{_fmt(row.p90_ms, '.2f'):>9}{_fmt(row.p99_ms, '.2f'):>9}{_fmt(row.max_ms, '.2f'):>9}"
             f"{_fmt(row.server_cpu_pct):>10}{_fmt(row.load_cpu_pct):>11}{_fmt(row.other_cpu_pct):>12}"
             + ("  disturbed" if row.disturbed else "")
@@ -378,7 +392,9 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     if "latency" in tocsin and tocsin["latency"].p99_ms is not None:
         verdict = "meets" if tocsin["latency"].p99_ms < TARGET_P99_MS else "misses"
         print(f"target p99 < {TARGET_P99_MS:.0f} ms at the paced rate (tocsin path): {verdict}")
-    print("srv CPU%: the receiver's process (event loop + tocsin's writer thread), 100% = one core;")
+    print("accept: noop = the receiver alone; tocsin = as tocsin serve runs it (receiver in its own process);")
+    print("tocsin-shared = the receiver in the engine's process (sia.own_process = false).")
+    print("srv CPU%: the server's processes (event loops, tocsin's writer thread), 100% = one core;")
     print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers).")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(
@@ -391,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rate", type=float, default=2000.0, help="frames/s of the latency measurement")
-    parser.add_argument("--only", choices=("noop", "tocsin"), help="run one accept mode only")
+    parser.add_argument("--only", choices=MODES, help="run one mode only (see MODES)")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous pragma of the tocsin path")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument(
@@ -404,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     rows: list[Row] = []
     counters: dict[str, dict[str, int]] = {}
-    for mode in ("noop", "tocsin"):
+    for mode in MODES:
         if args.only in (None, mode):
             measured, counters[mode] = measure(mode, args.connections, sizes, args.rate, args.synchronous, args.loop)
             rows += measured

@@ -70,6 +70,7 @@ from tocsin.ingest.camera_push import PushSupervisor
 from tocsin.ingest.cap_poll import CapFeedPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
+from tocsin.ingest.sia_process import SiaProcess
 from tocsin.ingest.supervision import COMM_FAILURE, EPISODE_MARK
 from tocsin.metrics import Metrics
 from tocsin.model import OPEN_STATES, Actor, EventIn
@@ -114,7 +115,7 @@ class Runtime:
         self._audit_grew = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttSubscriber | None = None
-        self.sia: SiaReceiver | None = None
+        self.sia: SiaReceiver | SiaProcess | None = None
         self.push_cameras = PushSupervisor(settings.push_camera, self.accept)
         self.deliverer = OutboxDeliverer(
             self.db,
@@ -231,8 +232,12 @@ class Runtime:
         await self.deliverer.start()
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
-        if self.settings.sia is not None:
-            self.sia = SiaReceiver(self.settings.sia, self.accept)
+        sia = self.settings.sia
+        if sia is not None:
+            if sia.own_process:
+                self.sia = SiaProcess(sia, self.accept, reload_outages=self._reload_outages)
+            else:
+                self.sia = SiaReceiver(sia, self.accept)
             await self.sia.start(outages)
             self.metrics.watch_sia(self.sia.metrics)
         self.push_cameras.start(outages)
@@ -269,6 +274,10 @@ class Runtime:
         if found:
             log.info("comm failures open before the restart", extra={"sources": len(found)})
         return {source: from_us(at) for source, at in found.items()}
+
+    async def _reload_outages(self) -> dict[str, datetime]:
+        outages: dict[str, datetime] = await self.writer.submit(lambda tx: self._open_outages(tx.conn))
+        return outages
 
     async def stop(self) -> None:
         if self.sia is not None:

@@ -156,6 +156,8 @@ SETTINGS_DOC: dict[str, str] = {
     "sia.max_connections": "Open TCP connections (and UDP datagrams in hand) before more are refused.",
     "sia.idle_timeout_s": "A TCP connection silent this long is closed.",
     "sia.max_batch_events": "Events of frames arriving together committed in one call (1: one per frame).",
+    "sia.own_process": "Run the receiver in a process of its own (default true), answering panels on one core "
+    "while the engine commits on another; false keeps it in the server's process.",
     "sia.account.id": "The panel account (#acct), 1-16 letters or digits.",
     "sia.account.site": "Site of the panel's events.",
     "sia.account.key": "AES key (128/192/256 bit); set means the account must encrypt.",

@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -90,6 +91,8 @@ __all__ = (
     "SiaConfig",
     "SiaMetrics",
     "SiaReceiver",
+    "SiaSockets",
+    "bind_sockets",
     "frame_external_id",
     "utcnow",
 )
@@ -134,6 +137,7 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``idle_timeout_s`` closes a TCP connection that sends nothing, or does not read its
     answers, for that long. ``max_batch_events`` bounds how many events of frames that
     arrive together are handed to ``accept`` in one call (1: one call per frame).
+    ``own_process`` is read by whoever starts the receiver (:mod:`.sia_process`), not by it.
     """
 
     tcp: str | None = None
@@ -142,6 +146,7 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_connections: Annotated[int, Meta(ge=1)] = 1000
     idle_timeout_s: Annotated[float, Meta(gt=0)] = 300
     max_batch_events: Annotated[int, Meta(ge=1)] = 500
+    own_process: bool = True
 
 
 class SiaMetrics(msgspec.Struct):
@@ -195,6 +200,46 @@ class _Account:
             attributes={"account": self.id, "supervision_s": self.period},
             episode_key=f"{self.id}:supervision:{int(episode.timestamp())}",
         )
+
+
+_BACKLOG = 1024
+"""Connections the kernel queues before they are accepted: panels reconnect all at once after an outage."""
+
+SiaSockets = tuple[socket.socket | None, socket.socket | None]
+"""The receiver's bound TCP (listening) and UDP sockets, None where not configured."""
+
+
+def bind_sockets(config: SiaConfig) -> SiaSockets:
+    """Bind the TCP and UDP addresses of ``config``.
+
+    Separate from :meth:`SiaReceiver.start` so that a receiver run in a process of its own
+    (:mod:`.sia_process`) is handed sockets its parent bound: a bind error is then the
+    parent's, and the kernel keeps queueing connections while a child is restarted.
+
+    Raises:
+        ConfigError: a bad ``host:port``, or an address that cannot be bound (in use, not local...).
+    """
+    tcp_addr = _parse_address(config.tcp, "tcp") if config.tcp else None
+    udp_addr = _parse_address(config.udp, "udp") if config.udp else None
+    tcp: socket.socket | None = None
+    udp: socket.socket | None = None
+    try:
+        if tcp_addr is not None:
+            tcp = socket.create_server(tcp_addr, family=_family(tcp_addr), backlog=_BACKLOG)
+        if udp_addr is not None:
+            udp = socket.socket(_family(udp_addr), socket.SOCK_DGRAM)
+            udp.bind(udp_addr)
+    except OSError as exc:
+        for sock in (tcp, udp):
+            if sock is not None:
+                sock.close()
+        raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
+    return tcp, udp
+
+
+def _family(addr: tuple[str, int]) -> socket.AddressFamily:
+    """IPv4 or IPv6, as the host resolves (first answer); raises ``socket.gaierror`` (an OSError)."""
+    return socket.getaddrinfo(*addr, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
 
 
 def _peer(addr: Any) -> str:
@@ -265,8 +310,9 @@ class SiaReceiver:
         self._accept = accept
         self._batcher = FrameBatcher(accept, config.max_batch_events)
         self._clock = clock
-        self._tcp_addr = _parse_address(config.tcp, "tcp") if config.tcp else None
-        self._udp_addr = _parse_address(config.udp, "udp") if config.udp else None
+        for text, what in ((config.tcp, "tcp"), (config.udp, "udp")):
+            if text:
+                _parse_address(text, what)  # a bad address is a ConfigError now, not at start
         self._supervision = Supervisor(
             self._send_supervision,
             what="sia account",
@@ -308,25 +354,20 @@ class SiaReceiver:
         host, port = self._udp_transport.get_extra_info("sockname")[:2]
         return str(host), int(port)
 
-    async def start(self, outages: Outages | None = None) -> None:
-        """Bind the configured servers and start line supervision (resuming ``outages``).
+    async def start(self, outages: Outages | None = None, *, sockets: SiaSockets | None = None) -> None:
+        """Serve on ``sockets`` (bound here from the config when None) and start line
+        supervision (resuming ``outages``).
 
         Raises:
             ConfigError: an address cannot be bound (in use, not local...).
         """
         loop = asyncio.get_running_loop()
-        try:
-            if self._tcp_addr is not None:
-                host, port = self._tcp_addr
-                self._tcp_server = await asyncio.start_server(self._serve_tcp, host, port)
-            if self._udp_addr is not None:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpProtocol(self), local_addr=self._udp_addr
-                )
-                self._udp_transport = transport
-        except OSError as exc:
-            await self.stop()
-            raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
+        tcp, udp = sockets if sockets is not None else bind_sockets(self.config)
+        if tcp is not None:
+            self._tcp_server = await asyncio.start_server(self._serve_tcp, sock=tcp, backlog=_BACKLOG)
+        if udp is not None:
+            transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp)
+            self._udp_transport = transport
         self._supervision.start(outages)
         log.info(
             "sia receiver started",
@@ -507,6 +548,11 @@ class SiaReceiver:
                 conn.busy = False
         except TimeoutError:
             log.info("sia connection not reading its answers, closing", extra={"peer": peer})
+        except asyncio.CancelledError:
+            # stop() cancelled a connection waiting for bytes. Ending normally (the task is
+            # ours, nothing awaits it) keeps Python 3.11's start_server callback from
+            # logging the cancellation as an error.
+            pass
         except OSError as exc:
             log.info("sia connection lost", extra={"peer": peer, "error": str(exc)})
         finally:

@@ -1,0 +1,430 @@
+"""The SIA DC-09 receiver in a process of its own, feeding the engine over a socket pair.
+
+Why a process: in the server's process the receiver shares one GIL with the HTTP server
+and the store's writer thread, and together they never got past about 90 % of one core
+(8-11k frames/s on two cores). In a child process the receiver reads, checks and answers
+frames on one core while the engine guards and commits on the other.
+
+Nothing about what a frame gets changes. The child runs the same :class:`SiaReceiver`;
+its ``accept`` sends each batch over the link to the parent, where the runtime's ingest
+door guards and durably commits it, and waits for the parent's answer before it ACKs. So
+an ACK still means "stored", a refusal still means DUH, and an overloaded or failed store
+still means silence (the panel resends; deduplication absorbs the copy).
+
+The parent binds the TCP and UDP sockets and hands them down, so a bind error is the
+parent's :class:`ConfigError`, and the kernel keeps queueing panels' connections while a
+crashed child is restarted (with the outages the store holds open at that moment). The
+child exits as soon as its link closes: a server killed with -9 leaves no receiver behind
+answering panels with nothing to store their alarms.
+
+The link: each message is a 4-byte big-endian length and one msgpack-encoded struct of
+:data:`_ToChild` or :data:`_ToParent`. The child's counters travel up once a second and
+when it stops, and the parent's :class:`SiaMetrics` adds them to those of earlier children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Literal, TypeVar
+
+import msgspec
+
+from tocsin._internal.logging import configure_logging
+from tocsin.errors import ConfigError, IngestError, StoreError, StoreUnavailable, TocsinError
+from tocsin.ingest.door import Accept
+from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, bind_sockets
+from tocsin.ingest.supervision import Outages
+from tocsin.model import Actor, EventIn
+
+__all__ = ("COUNTERS_INTERVAL_S", "RESTART_DELAY_S", "SiaProcess", "main")
+
+log = logging.getLogger(__name__)
+
+COUNTERS_INTERVAL_S = 1.0
+"""How often the child reports its counters (they are also reported when it stops)."""
+RESTART_DELAY_S = 1.0
+"""Wait before a child that died is started again (doubling while it keeps dying, up to 30 s)."""
+READY_TIMEOUT_S = 30.0
+"""How long a starting child may take to report that it serves."""
+_MAX_RESTART_DELAY_S = 30.0
+_STABLE_S = 60.0
+"""A child that served this long before it ended is restarted after the shortest delay again."""
+
+
+class _Start(msgspec.Struct, tag=True, array_like=True):
+    config: SiaConfig
+    outages: dict[str, datetime]
+    log_level: str
+
+
+class _Ready(msgspec.Struct, tag=True, array_like=True):
+    pass
+
+
+class _Submit(msgspec.Struct, tag=True, array_like=True):
+    id: int
+    actor: Actor
+    events: list[EventIn]
+    raw: list[str | None]
+
+
+class _Stored(msgspec.Struct, tag=True, array_like=True):
+    id: int
+
+
+class _Refused(msgspec.Struct, tag=True, array_like=True):
+    id: int
+    kind: Literal["refused", "unavailable", "failed"]
+    detail: str
+
+
+class _Counters(msgspec.Struct, tag=True, array_like=True):
+    metrics: SiaMetrics
+
+
+class _Stop(msgspec.Struct, tag=True, array_like=True):
+    pass
+
+
+_ToChild = _Start | _Stored | _Refused | _Stop
+_ToParent = _Ready | _Submit | _Counters
+
+_T = TypeVar("_T")
+_LENGTH = struct.Struct(">I")
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _frame(message: msgspec.Struct) -> bytes:
+    body = _encoder.encode(message)
+    return _LENGTH.pack(len(body)) + body
+
+
+async def _read(reader: asyncio.StreamReader, decoder: msgspec.msgpack.Decoder[_T]) -> _T | None:
+    """The next message, or None once the other side closed the link."""
+    try:
+        (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        return decoder.decode(await reader.readexactly(size))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+# -- the parent's side ------------------------------------------------------------------------
+
+
+class SiaProcess:
+    """Runs a :class:`SiaReceiver` in a child process; the same lifecycle as the receiver.
+
+    Args:
+        config: where to listen and the accounts served.
+        accept: the ingest door the child's batches are handed to.
+        reload_outages: the comm failures the store holds open now, for a restarted child
+            to resume (the first child gets those passed to :meth:`start`).
+
+    Raises:
+        ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
+    """
+
+    def __init__(self, config: SiaConfig, accept: Accept, *, reload_outages: Callable[[], Awaitable[Outages]]) -> None:
+        SiaReceiver(config, accept)  # a bad config fails here, as the receiver's own would
+        self.config = config
+        self.metrics = SiaMetrics()
+        self._accept = accept
+        self._reload_outages = reload_outages
+        self._tcp: socket.socket | None = None
+        self._udp: socket.socket | None = None
+        self._base = SiaMetrics()
+        """The counters of children that have ended; ``metrics`` is these plus the live child's."""
+        self._last = SiaMetrics()
+        self._child: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._stop_requested = asyncio.Event()
+        self.restarts = 0
+
+    @property
+    def bound_tcp(self) -> tuple[str, int] | None:
+        return _sockname(self._tcp)
+
+    @property
+    def bound_udp(self) -> tuple[str, int] | None:
+        return _sockname(self._udp)
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None between children)."""
+        return self._child.pid if self._child is not None and self._child.returncode is None else None
+
+    async def start(self, outages: Outages | None = None) -> None:
+        """Bind the sockets, start the child and return once it serves.
+
+        Raises:
+            ConfigError: an address cannot be bound, or the child did not start.
+        """
+        self._tcp, self._udp = bind_sockets(self.config)
+        try:
+            reader = await self._spawn(outages or {})
+        except BaseException:
+            self._close_sockets()
+            raise
+        self._watcher = asyncio.get_running_loop().create_task(self._serve(reader))
+        log.info("sia receiver process started", extra={"pid": self.pid, "tcp": self.bound_tcp, "udp": self.bound_udp})
+
+    async def stop(self) -> None:
+        """Tell the child to stop (it finishes the frames in hand first), then close the sockets."""
+        self._stop_requested.set()
+        child, writer = self._child, self._writer
+        if child is not None and writer is not None and child.returncode is None:
+            with contextlib.suppress(ConnectionError):
+                writer.write(_frame(_Stop()))
+            try:
+                await asyncio.wait_for(child.wait(), STOP_GRACE_S + 5)
+            except TimeoutError:
+                log.warning("sia receiver process did not stop; killing it", extra={"pid": child.pid})
+                child.kill()
+                await child.wait()
+        if self._watcher is not None:
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+        self._close_sockets()
+        log.info("sia receiver process stopped")
+
+    async def _spawn(self, outages: Outages) -> asyncio.StreamReader:
+        parent_end, child_end = socket.socketpair()
+        fds = [child_end.fileno()] + [s.fileno() for s in (self._tcp, self._udp) if s is not None]
+        argv = [str(child_end.fileno()), _fd(self._tcp), _fd(self._udp)]
+        try:
+            self._child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__, *argv, pass_fds=fds, stdin=subprocess.DEVNULL
+            )
+        finally:
+            child_end.close()
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent_end)
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        self._writer.write(_frame(_Start(self.config, dict(outages), level)))
+        first = _read(reader, _from_child)
+        try:
+            ready = await asyncio.wait_for(first, READY_TIMEOUT_S)
+        except TimeoutError:
+            ready = None
+        if not isinstance(ready, _Ready):
+            await self._reap()
+            raise ConfigError("the SIA receiver process did not start (see its log)")
+        return reader
+
+    async def _serve(self, reader: asyncio.StreamReader) -> None:
+        """Answer the child's batches; start a new child if it dies while tocsin runs."""
+        delay = RESTART_DELAY_S
+        while True:
+            began = asyncio.get_running_loop().time()
+            await self._serve_child(reader)
+            await self._reap()
+            self._base = _sum(self._base, self._last)
+            self._last = SiaMetrics()
+            if asyncio.get_running_loop().time() - began > _STABLE_S:
+                delay = RESTART_DELAY_S
+            while True:
+                if self._stop_requested.is_set():
+                    return
+                log.error("sia receiver process ended; starting a new one", extra={"delay_s": delay})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), delay)
+                delay = min(_MAX_RESTART_DELAY_S, delay * 2)
+                if self._stop_requested.is_set():
+                    return
+                try:
+                    reader = await self._spawn(await self._reload_outages())
+                except Exception:
+                    log.exception("sia receiver process did not start")
+                    continue
+                self.restarts += 1
+                log.info("sia receiver process restarted", extra={"pid": self.pid})
+                break
+
+    async def _serve_child(self, reader: asyncio.StreamReader) -> None:
+        loop = asyncio.get_running_loop()
+        while (message := await _read(reader, _from_child)) is not None:
+            if isinstance(message, _Submit):
+                task = loop.create_task(self._ingest(message))
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
+            elif isinstance(message, _Counters):
+                self._last = message.metrics
+                _assign(self.metrics, _sum(self._base, self._last))
+
+    async def _ingest(self, message: _Submit) -> None:
+        reply: msgspec.Struct
+        try:
+            await self._accept(message.events, message.actor, raw=message.raw)
+        except IngestError as exc:
+            reply = _Refused(message.id, "refused", exc.detail)
+        except StoreUnavailable as exc:
+            reply = _Refused(message.id, "unavailable", exc.detail)
+        except TocsinError as exc:
+            reply = _Refused(message.id, "failed", exc.detail)
+        except Exception as exc:
+            log.exception("sia batch failed", extra={"events": len(message.events)})
+            reply = _Refused(message.id, "failed", f"{type(exc).__name__}: {exc}")
+        else:
+            reply = _Stored(message.id)
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(_frame(reply))
+
+    async def _reap(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._child is not None:
+            if self._child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._child.kill()
+            await self._child.wait()
+
+    def _close_sockets(self) -> None:
+        for sock in (self._tcp, self._udp):
+            if sock is not None:
+                sock.close()
+
+
+def _fd(sock: socket.socket | None) -> str:
+    return str(sock.fileno()) if sock is not None else "-"
+
+
+def _sockname(sock: socket.socket | None) -> tuple[str, int] | None:
+    if sock is None or sock.fileno() < 0:
+        return None
+    host, port = sock.getsockname()[:2]
+    return str(host), int(port)
+
+
+def _sum(a: SiaMetrics, b: SiaMetrics) -> SiaMetrics:
+    return SiaMetrics(**{name: getattr(a, name) + getattr(b, name) for name in SiaMetrics.__struct_fields__})
+
+
+def _assign(target: SiaMetrics, source: SiaMetrics) -> None:
+    for name in SiaMetrics.__struct_fields__:
+        setattr(target, name, getattr(source, name))
+
+
+_from_child = msgspec.msgpack.Decoder(_ToParent)
+_from_parent = msgspec.msgpack.Decoder(_ToChild)
+
+
+# -- the child's side -------------------------------------------------------------------------
+
+
+class _ParentLink:
+    """The child's ingest door: each batch goes up the link; the answer settles its caller."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+
+    async def accept(
+        self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+    ) -> None:
+        if self._writer.is_closing():
+            raise StoreUnavailable("the engine process is gone")
+        ident = next(self._ids)
+        future = self._waiting[ident] = asyncio.get_running_loop().create_future()
+        self._writer.write(_frame(_Submit(ident, actor, list(items), list(raw or [None] * len(items)))))
+        try:
+            await future
+        finally:
+            self._waiting.pop(ident, None)
+
+    def settle(self, message: _Stored | _Refused) -> None:
+        future = self._waiting.get(message.id)
+        if future is None or future.done():
+            return
+        if isinstance(message, _Stored):
+            future.set_result(None)
+        elif message.kind == "refused":
+            future.set_exception(IngestError(message.detail))
+        elif message.kind == "unavailable":
+            future.set_exception(StoreUnavailable(message.detail))
+        else:
+            future.set_exception(StoreError(message.detail))
+
+    def gone(self) -> None:
+        """The parent closed the link: nothing waiting will be stored (and so not ACKed)."""
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(StoreUnavailable("the engine process is gone"))
+
+    def send(self, message: msgspec.Struct) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(_frame(message))
+
+
+async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
+    reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=link_fd))
+    start = await _read(reader, _from_parent)
+    if not isinstance(start, _Start):
+        return
+    configure_logging(start.log_level)
+    link = _ParentLink(writer)
+    receiver = SiaReceiver(start.config, link.accept)
+    tcp = socket.socket(fileno=tcp_fd) if tcp_fd is not None else None
+    udp = socket.socket(fileno=udp_fd) if udp_fd is not None else None
+    await receiver.start(start.outages, sockets=(tcp, udp))
+    link.send(_Ready())
+    stop = asyncio.Event()
+
+    async def listen() -> None:
+        while (message := await _read(reader, _from_parent)) is not None:
+            if isinstance(message, _Stored | _Refused):
+                link.settle(message)
+            elif isinstance(message, _Stop):
+                stop.set()
+        link.gone()
+        stop.set()
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(COUNTERS_INTERVAL_S)
+            link.send(_Counters(receiver.metrics))
+
+    tasks = [asyncio.create_task(listen()), asyncio.create_task(report())]
+    await stop.wait()
+    await receiver.stop()
+    tasks[1].cancel()
+    link.send(_Counters(receiver.metrics))
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    tasks[0].cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the child: ``python -m tocsin.ingest.sia_process LINK_FD TCP_FD|- UDP_FD|-``."""
+    link, tcp, udp = (None if arg == "-" else int(arg) for arg in (argv if argv is not None else sys.argv[1:]))
+    if link is None:
+        raise SystemExit("usage: python -m tocsin.ingest.sia_process LINK_FD TCP_FD|- UDP_FD|-")
+    # Ctrl-C reaches the whole process group: the parent stops this child in its own
+    # shutdown, after the frames in hand are answered, rather than the child dying first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        asyncio.run(_child(link, tcp, udp))
+    else:
+        uvloop.run(_child(link, tcp, udp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

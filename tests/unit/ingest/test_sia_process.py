@@ -1,0 +1,287 @@
+"""The SIA receiver in a process of its own: the same answers, over the link to the engine.
+
+These start real child processes (``python -m tocsin.ingest.sia_process``) and talk to them
+over loopback TCP, with a fake ingest door in the test's process standing in for the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tocsin.errors import ConfigError, GuardRefusal, StoreUnavailable
+from tocsin.ingest import sia_process
+from tocsin.ingest.sia import SiaAccount, SiaConfig
+from tocsin.ingest.sia_codec import format_timestamp, parse_frame
+from tocsin.ingest.sia_framing import encode_frame
+from tocsin.ingest.supervision import EPISODE_MARK, Outages
+from tocsin.model import Actor, EventIn
+
+ACCOUNT = "1234"
+REFUSED = "9999"
+UNAVAILABLE = "8888"
+
+
+class FakeEngine:
+    """The parent's ingest door: records what arrives; refuses or fails by account."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[EventIn], Actor, list[str | None]]] = []
+        self.reloads = 0
+
+    async def accept(
+        self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+    ) -> object:
+        if any(e.source == f"sia:{REFUSED}" for e in items):
+            raise GuardRefusal("refused by the guard")
+        if any(e.source == f"sia:{UNAVAILABLE}" for e in items):
+            raise StoreUnavailable("writer queue is full")
+        self.calls.append((list(items), actor, list(raw or [])))
+        return [(n, None) for n in range(len(items))]
+
+    async def reload(self) -> Outages:
+        self.reloads += 1
+        return {}
+
+    @property
+    def events(self) -> list[EventIn]:
+        return [e for events, _, _ in self.calls for e in events]
+
+
+def config(*accounts: SiaAccount, udp: bool = False) -> SiaConfig:
+    accounts = accounts or (SiaAccount(id=ACCOUNT, site="depot"), SiaAccount(id=REFUSED), SiaAccount(id=UNAVAILABLE))
+    return SiaConfig(tcp="127.0.0.1:0", udp="127.0.0.1:0" if udp else None, account=list(accounts))
+
+
+def alarm(account: str, seq: int) -> bytes:
+    stamp = format_timestamp(datetime.now(UTC))
+    return encode_frame(f'"SIA-DCS"{seq:04d}R1L0#{account}[#{account}|Nri1/BA{seq:03d}]_{stamp}'.encode())
+
+
+async def exchange(addr: tuple[str, int] | None, *frames: bytes, timeout: float = 5.0) -> list[bytes]:
+    assert addr is not None
+    reader, writer = await asyncio.open_connection(*addr)
+    replies = []
+    try:
+        for data in frames:
+            writer.write(data)
+            replies.append(await asyncio.wait_for(reader.readuntil(b"\r"), timeout))
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return replies
+
+
+def token_and_seq(reply: bytes) -> tuple[str, str, bool]:
+    parsed = parse_frame(reply)
+    return parsed.token, parsed.sequence, parsed.valid
+
+
+def test_frames_are_stored_through_the_parent_before_the_ack() -> None:
+    engine = FakeEngine()
+
+    async def main() -> None:
+        receiver = sia_process.SiaProcess(config(udp=True), engine.accept, reload_outages=engine.reload)
+        await receiver.start()
+        try:
+            assert receiver.pid is not None and receiver.pid != os.getpid()
+            replies = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2))
+            assert [token_and_seq(r) for r in replies] == [("ACK", "0001", True), ("ACK", "0002", True)]
+            assert len(engine.events) == 2  # both stored before their ACKs were written
+            loop = asyncio.get_running_loop()
+            udp_reply: asyncio.Future[bytes] = loop.create_future()
+
+            class Client(asyncio.DatagramProtocol):
+                def datagram_received(self, data: bytes, addr: object) -> None:
+                    udp_reply.set_result(data)
+
+            transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=receiver.bound_udp)
+            transport.sendto(alarm(ACCOUNT, 3))
+            assert token_and_seq(await asyncio.wait_for(udp_reply, 5)) == ("ACK", "0003", True)
+            transport.close()
+        finally:
+            await receiver.stop()
+        first = engine.events[0]
+        assert (first.type, first.source, first.site, first.attributes["zone"]) == (
+            "intrusion.burglary",
+            f"sia:{ACCOUNT}",
+            "depot",
+            "001",
+        )
+        assert engine.calls[0][1] == Actor(name=f"sia:{ACCOUNT}", role="device")
+        raw = engine.calls[0][2][0]
+        assert raw is not None and f"#{ACCOUNT}|Nri1/BA001" in raw
+        assert (receiver.metrics.frames, receiver.metrics.acks, receiver.metrics.events) == (3, 3, 3)
+
+    asyncio.run(main())
+
+
+def test_a_refusal_is_a_duh_and_an_unavailable_store_is_silence() -> None:
+    engine = FakeEngine()
+
+    async def main() -> None:
+        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
+        await receiver.start()
+        try:
+            (duh,) = await exchange(receiver.bound_tcp, alarm(REFUSED, 7))
+            assert token_and_seq(duh) == ("DUH", "0007", True)
+            with pytest.raises(TimeoutError):
+                await exchange(receiver.bound_tcp, alarm(UNAVAILABLE, 8), timeout=1.0)
+            (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 9))  # the link still works
+            assert token_and_seq(ack) == ("ACK", "0009", True)
+        finally:
+            await receiver.stop()
+        assert [e.source for e in engine.events] == [f"sia:{ACCOUNT}"]
+        assert (receiver.metrics.duhs, receiver.metrics.unanswered, receiver.metrics.acks) == (1, 1, 1)
+
+    asyncio.run(main())
+
+
+def test_counters_travel_up_while_the_child_runs() -> None:
+    engine = FakeEngine()
+
+    async def main() -> None:
+        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
+        await receiver.start()
+        try:
+            await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))
+            deadline = time.monotonic() + 5 * sia_process.COUNTERS_INTERVAL_S
+            while receiver.metrics.acks < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert (receiver.metrics.frames, receiver.metrics.acks, receiver.metrics.connections) == (1, 1, 1)
+        finally:
+            await receiver.stop()
+
+    asyncio.run(main())
+
+
+def test_a_child_that_dies_is_replaced_on_the_same_port_and_its_counters_kept() -> None:
+    engine = FakeEngine()
+
+    async def main() -> None:
+        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
+        await receiver.start()
+        try:
+            addr = receiver.bound_tcp
+            await exchange(addr, alarm(ACCOUNT, 1))
+            await asyncio.sleep(1.5 * sia_process.COUNTERS_INTERVAL_S)  # its counters reached us
+            first = receiver.pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            # The listening socket stays open in this process: the panel's connection waits
+            # in the kernel's queue until the new child accepts it.
+            (ack,) = await exchange(addr, alarm(ACCOUNT, 2), timeout=10 + sia_process.RESTART_DELAY_S)
+            assert token_and_seq(ack) == ("ACK", "0002", True)
+            assert receiver.restarts == 1 and receiver.pid not in (None, first)
+            assert engine.reloads == 1  # the new child resumes the outages open now
+        finally:
+            await receiver.stop()
+        assert receiver.metrics.acks == 2
+
+    asyncio.run(main())
+
+
+def test_an_outage_open_at_start_is_cleared_through_the_link() -> None:
+    engine = FakeEngine()
+    began = datetime.now(UTC) - timedelta(hours=1)
+    account = SiaAccount(id=ACCOUNT, site="depot", supervision_s=60)
+
+    async def main() -> None:
+        receiver = sia_process.SiaProcess(config(account), engine.accept, reload_outages=engine.reload)
+        await receiver.start({f"sia:{ACCOUNT}": began})
+        try:
+            (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))
+            assert token_and_seq(ack)[0] == "ACK"
+            deadline = time.monotonic() + 5
+            while len(engine.events) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            await receiver.stop()
+        cleared = [e for e in engine.events if e.type == "tech.comm_failure"]
+        assert len(cleared) == 1
+        assert cleared[0].condition == "cleared" and cleared[0].source == f"sia:{ACCOUNT}"
+        assert cleared[0].external_id is not None and EPISODE_MARK in cleared[0].external_id
+        assert str(int(began.timestamp())) in cleared[0].external_id  # the same episode as before
+
+    asyncio.run(main())
+
+
+def test_an_address_in_use_is_a_config_error_and_no_child_is_left() -> None:
+    engine = FakeEngine()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        conf = SiaConfig(tcp=f"127.0.0.1:{port}", account=[SiaAccount(id=ACCOUNT)])
+        receiver = sia_process.SiaProcess(conf, engine.accept, reload_outages=engine.reload)
+        with pytest.raises(ConfigError, match="cannot listen"):
+            asyncio.run(receiver.start())
+        assert receiver.pid is None
+
+
+def test_a_bad_account_is_refused_before_any_child_starts() -> None:
+    engine = FakeEngine()
+    twice = SiaConfig(tcp="127.0.0.1:0", account=[SiaAccount(id=ACCOUNT), SiaAccount(id=ACCOUNT)])
+    with pytest.raises(ConfigError, match="configured twice"):
+        sia_process.SiaProcess(twice, engine.accept, reload_outages=engine.reload)
+
+
+def test_the_child_exits_when_its_parent_goes_away() -> None:
+    """A server killed with -9 must not leave a receiver ACKing panels with nothing behind it."""
+    ours, theirs = socket.socketpair()
+    with ours:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tocsin.ingest.sia_process", str(theirs.fileno()), "-", "-"],
+            pass_fds=[theirs.fileno()],
+            stderr=subprocess.DEVNULL,
+        )
+        theirs.close()
+        try:
+            start = sia_process._Start(config(), {}, "WARNING")
+            ours.sendall(sia_process._frame(start))
+            ours.settimeout(10)
+            header = ours.recv(4)
+            (size,) = sia_process._LENGTH.unpack(header)
+            assert isinstance(sia_process._from_child.decode(ours.recv(size)), sia_process._Ready)
+        except BaseException:
+            child.kill()
+            raise
+    try:
+        assert child.wait(timeout=10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+def test_the_runtime_runs_the_receiver_where_the_config_says(tmp_path: Path, own_process: bool) -> None:
+    from tocsin.app import Runtime
+    from tocsin.config import load_settings
+    from tocsin.ingest.sia import SiaReceiver
+
+    settings = load_settings(None, db=str(tmp_path / "t.db"))
+    conf = msgspec.structs.replace(config(), own_process=own_process)
+
+    async def main() -> None:
+        runtime = Runtime(msgspec.structs.replace(settings, sia=conf))
+        await runtime.start()
+        try:
+            assert isinstance(runtime.sia, sia_process.SiaProcess if own_process else SiaReceiver)
+            assert runtime.sia is not None
+            (ack,) = await exchange(runtime.sia.bound_tcp, alarm(ACCOUNT, 1))
+            assert token_and_seq(ack) == ("ACK", "0001", True)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(main())

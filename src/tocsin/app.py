@@ -218,6 +218,14 @@ class Runtime:
             except TocsinError as exc:
                 log.warning("retention run failed; will retry", extra={"error": exc.detail})
 
+    def sia_health(self) -> str | None:
+        """``ok``, or why panels are not being answered; None without a SIA receiver."""
+        if self.sia is None:
+            return None
+        if isinstance(self.sia, SiaProcess) and not self.sia.serving:
+            return "receiver process down; a new one is starting"
+        return "ok"
+
     def writer_alive(self) -> bool:
         thread = self.writer._thread
         return thread is not None and thread.is_alive()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.server import ServerProcess, free_port
@@ -82,5 +85,54 @@ def test_opening_and_closing_reports_are_one_low_priority_record(tmp_path: Path)
             assert [(i["alarm_type"], i["priority"], i["condition"], i["event_count"]) for i in items] == [
                 ("security.open_close", 4, "active", 2)
             ]
+    finally:
+        srv.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_receiver_process_replaced_after_a_crash_and_gone_with_its_server(tmp_path: Path) -> None:
+    """The receiver runs in a child of the server: a crash of it is reported by /healthz and
+    repaired on the same port; a crash of the server takes it along (no orphan ACKing panels)."""
+    tcp = free_port()
+    srv = ServerProcess(tmp_path, f'[sia]\ntcp = "127.0.0.1:{tcp}"\n[[sia.account]]\nid = "1234"\n')
+    srv.start()
+    try:
+        assert srv.proc is not None
+        health = httpx.get(f"{srv.url}/healthz").json()
+        assert (health["status"], health["sia"]) == ("ok", "ok")
+        (child,) = _children(srv.proc.pid)
+        os.kill(child, signal.SIGKILL)
+        seen: set[tuple[int, str]] = set()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            answer = httpx.get(f"{srv.url}/healthz")
+            seen.add((answer.status_code, answer.json().get("sia", "")))
+            if (503, "receiver process down; a new one is starting") in seen and answer.status_code == 200:
+                break
+            time.sleep(0.02)
+        assert (503, "receiver process down; a new one is starting") in seen
+        assert answer.status_code == 200
+        assert parse_frame(_exchange_tcp(tcp, _frame(1, "Nri1/BA05"))).token == "ACK"
+        (replacement,) = _children(srv.proc.pid)
+        assert replacement != child
+        srv.kill()
+        deadline = time.monotonic() + 10
+        while _alive(replacement) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(replacement)
     finally:
         srv.stop()

@@ -16,14 +16,17 @@ __all__ = ("healthz", "metrics")
 @get("/healthz", summary="Liveness and readiness", include_in_schema=True)
 async def healthz(request: Request[Any, Any, Any]) -> Response[Any]:
     runtime: Runtime = request.app.state.runtime
-    ok = runtime.writer_alive() and runtime.audit_healthy
-    body = {
+    sia = runtime.sia_health()
+    ok = runtime.writer_alive() and runtime.audit_healthy and sia in (None, "ok")
+    body: dict[str, Any] = {
         "status": "ok" if ok else "degraded",
         "audit": "ok" if runtime.audit_healthy else "refusing to sign: log does not extend its last checkpoint",
         "writer_pending_events": runtime.writer.pending,
         "open_incidents": len(runtime.state.index),
         "outbox_in_flight": runtime.deliverer.in_flight,
     }
+    if sia is not None:
+        body["sia"] = sia
     return Response(body, status_code=200 if ok else 503)
 
 

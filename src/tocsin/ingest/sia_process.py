@@ -161,6 +161,11 @@ class SiaProcess:
         return _sockname(self._udp)
 
     @property
+    def serving(self) -> bool:
+        """Whether a child is answering panels (False while one that died is being replaced)."""
+        return self._writer is not None and self.pid is not None
+
+    @property
     def pid(self) -> int | None:
         """The running child's process id (None between children)."""
         return self._child.pid if self._child is not None and self._child.returncode is None else None

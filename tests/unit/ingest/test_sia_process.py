@@ -180,12 +180,21 @@ def test_a_child_that_dies_is_replaced_on_the_same_port_and_its_counters_kept() 
             await asyncio.sleep(1.5 * sia_process.COUNTERS_INTERVAL_S)  # its counters reached us
             first = receiver.pid
             assert first is not None
+
+            def serving() -> bool:  # a call, not the property: mypy would keep its narrowing
+                return receiver.serving
+
+            assert serving()
             os.kill(first, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while serving() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert not serving()  # what /healthz reports until the new child serves
             # The listening socket stays open in this process: the panel's connection waits
             # in the kernel's queue until the new child accepts it.
             (ack,) = await exchange(addr, alarm(ACCOUNT, 2), timeout=10 + sia_process.RESTART_DELAY_S)
             assert token_and_seq(ack) == ("ACK", "0002", True)
-            assert receiver.restarts == 1 and receiver.pid not in (None, first)
+            assert receiver.restarts == 1 and receiver.pid not in (None, first) and serving()
             assert engine.reloads == 1  # the new child resumes the outages open now
         finally:
             await receiver.stop()

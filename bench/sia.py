@@ -105,10 +105,12 @@ def server_main(pipe: Connection, mode: str, connections: int, db_dir: str, sync
         asyncio.run(_serve(pipe, mode, connections, db_dir, synchronous))
 
 
-MODES = ("noop", "tocsin", "tocsin-shared")
-"""``noop``: the receiver alone; ``tocsin``: as ``tocsin serve`` runs it, in a process of its
-own feeding the engine (``sia.own_process``, the default); ``tocsin-shared``: the receiver in
-the engine's process (``own_process = false``)."""
+MODES = {
+    "noop": "the receiver alone",
+    "tocsin": "as tocsin serve runs it: the receiver in a process of its own, feeding the engine",
+    "tocsin-shared": "the receiver in the engine's process (sia.own_process = false)",
+}
+"""Where ``accept`` leads, by the name the table shows."""
 
 
 async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, synchronous: str) -> None:
@@ -392,8 +394,8 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     if "latency" in tocsin and tocsin["latency"].p99_ms is not None:
         verdict = "meets" if tocsin["latency"].p99_ms < TARGET_P99_MS else "misses"
         print(f"target p99 < {TARGET_P99_MS:.0f} ms at the paced rate (tocsin path): {verdict}")
-    print("accept: noop = the receiver alone; tocsin = as tocsin serve runs it (receiver in its own process);")
-    print("tocsin-shared = the receiver in the engine's process (sia.own_process = false).")
+    for mode, meaning in MODES.items():
+        print(f"accept {mode}: {meaning};")
     print("srv CPU%: the server's processes (event loops, tocsin's writer thread), 100% = one core;")
     print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers).")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -407,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rate", type=float, default=2000.0, help="frames/s of the latency measurement")
-    parser.add_argument("--only", choices=MODES, help="run one mode only (see MODES)")
+    parser.add_argument("--only", choices=list(MODES), help="run one mode only (see MODES)")
     parser.add_argument("--synchronous", default="FULL", help="SQLite synchronous pragma of the tocsin path")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument(

@@ -222,9 +222,7 @@ class Runtime:
         """``ok``, or why panels are not being answered; None without a SIA receiver."""
         if self.sia is None:
             return None
-        if isinstance(self.sia, SiaProcess) and not self.sia.serving:
-            return "receiver process down; a new one is starting"
-        return "ok"
+        return "ok" if self.sia.serving else "receiver process down; a new one is starting"
 
     def writer_alive(self) -> bool:
         thread = self.writer._thread

@@ -347,6 +347,11 @@ class SiaReceiver:
         return str(host), int(port)
 
     @property
+    def serving(self) -> bool:
+        """Whether panels are being answered: started and not stopping (as :class:`.sia_process.SiaProcess`)."""
+        return (self._tcp_server is not None or self._udp_transport is not None) and not self._stopping
+
+    @property
     def bound_udp(self) -> tuple[str, int] | None:
         """The UDP (host, port) actually bound, once started."""
         if self._udp_transport is None:

@@ -142,9 +142,8 @@ class SiaProcess:
         self._reload_outages = reload_outages
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
-        self._base = SiaMetrics()
+        self._ended = SiaMetrics()
         """The counters of children that have ended; ``metrics`` is these plus the live child's."""
-        self._last = SiaMetrics()
         self._child: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -228,34 +227,40 @@ class SiaProcess:
             raise ConfigError("the SIA receiver process did not start (see its log)")
         return reader
 
-    async def _serve(self, reader: asyncio.StreamReader) -> None:
+    async def _serve(self, reader: asyncio.StreamReader | None) -> None:
         """Answer the child's batches; start a new child if it dies while tocsin runs."""
+        loop = asyncio.get_running_loop()
         delay = RESTART_DELAY_S
-        while True:
-            began = asyncio.get_running_loop().time()
+        while reader is not None:
+            began = loop.time()
             await self._serve_child(reader)
             await self._reap()
-            self._base = _sum(self._base, self._last)
-            self._last = SiaMetrics()
-            if asyncio.get_running_loop().time() - began > _STABLE_S:
+            self._ended = msgspec.structs.replace(self.metrics)
+            if loop.time() - began > _STABLE_S:
                 delay = RESTART_DELAY_S
-            while True:
-                if self._stop_requested.is_set():
-                    return
-                log.error("sia receiver process ended; starting a new one", extra={"delay_s": delay})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_requested.wait(), delay)
-                delay = min(_MAX_RESTART_DELAY_S, delay * 2)
-                if self._stop_requested.is_set():
-                    return
-                try:
-                    reader = await self._spawn(await self._reload_outages())
-                except Exception:
-                    log.exception("sia receiver process did not start")
-                    continue
-                self.restarts += 1
-                log.info("sia receiver process restarted", extra={"pid": self.pid})
+            reader, delay = await self._replace(delay)
+
+    async def _replace(self, delay: float) -> tuple[asyncio.StreamReader | None, float]:
+        """Start a new child after ``delay`` s, doubling it while starts fail; None once stopping.
+
+        Returns the new child's link and the delay to use after it.
+        """
+        while not self._stop_requested.is_set():
+            log.error("sia receiver process ended; starting a new one", extra={"delay_s": delay})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
+            delay = min(_MAX_RESTART_DELAY_S, delay * 2)
+            if self._stop_requested.is_set():
                 break
+            try:
+                reader = await self._spawn(await self._reload_outages())
+            except Exception:
+                log.exception("sia receiver process did not start")
+                continue
+            self.restarts += 1
+            log.info("sia receiver process restarted", extra={"pid": self.pid})
+            return reader, delay
+        return None, delay
 
     async def _serve_child(self, reader: asyncio.StreamReader) -> None:
         loop = asyncio.get_running_loop()
@@ -265,8 +270,8 @@ class SiaProcess:
                 self._handlers.add(task)
                 task.add_done_callback(self._handlers.discard)
             elif isinstance(message, _Counters):
-                self._last = message.metrics
-                _assign(self.metrics, _sum(self._base, self._last))
+                for name in SiaMetrics.__struct_fields__:  # in place: /metrics holds this struct
+                    setattr(self.metrics, name, getattr(self._ended, name) + getattr(message.metrics, name))
 
     async def _ingest(self, message: _Submit) -> None:
         reply: msgspec.Struct
@@ -311,15 +316,6 @@ def _sockname(sock: socket.socket | None) -> tuple[str, int] | None:
         return None
     host, port = sock.getsockname()[:2]
     return str(host), int(port)
-
-
-def _sum(a: SiaMetrics, b: SiaMetrics) -> SiaMetrics:
-    return SiaMetrics(**{name: getattr(a, name) + getattr(b, name) for name in SiaMetrics.__struct_fields__})
-
-
-def _assign(target: SiaMetrics, source: SiaMetrics) -> None:
-    for name in SiaMetrics.__struct_fields__:
-        setattr(target, name, getattr(source, name))
 
 
 _from_child = msgspec.msgpack.Decoder(_ToParent)
@@ -402,16 +398,16 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
             await asyncio.sleep(COUNTERS_INTERVAL_S)
             link.send(_Counters(receiver.metrics))
 
-    tasks = [asyncio.create_task(listen()), asyncio.create_task(report())]
+    listener, reporter = asyncio.create_task(listen()), asyncio.create_task(report())
     await stop.wait()
-    await receiver.stop()
-    tasks[1].cancel()
+    await receiver.stop()  # answers the frames in hand: the listener still settles their batches
+    reporter.cancel()
     link.send(_Counters(receiver.metrics))
     writer.close()
     with contextlib.suppress(ConnectionError):
         await writer.wait_closed()
-    tasks[0].cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    listener.cancel()
+    await asyncio.gather(listener, reporter, return_exceptions=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

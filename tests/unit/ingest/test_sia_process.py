@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -85,6 +85,27 @@ async def exchange(addr: tuple[str, int] | None, *frames: bytes, timeout: float 
     return replies
 
 
+@contextlib.asynccontextmanager
+async def running(
+    engine: FakeEngine, conf: SiaConfig | None = None, outages: Outages | None = None
+) -> AsyncIterator[sia_process.SiaProcess]:
+    """A started receiver process in front of ``engine``; stopped on the way out."""
+    receiver = sia_process.SiaProcess(conf or config(), engine.accept, reload_outages=engine.reload)
+    await receiver.start(outages)
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return condition()
+
+
 def token_and_seq(reply: bytes) -> tuple[str, str, bool]:
     parsed = parse_frame(reply)
     return parsed.token, parsed.sequence, parsed.valid
@@ -94,9 +115,7 @@ def test_frames_are_stored_through_the_parent_before_the_ack() -> None:
     engine = FakeEngine()
 
     async def main() -> None:
-        receiver = sia_process.SiaProcess(config(udp=True), engine.accept, reload_outages=engine.reload)
-        await receiver.start()
-        try:
+        async with running(engine, config(udp=True)) as receiver:
             assert receiver.pid is not None and receiver.pid != os.getpid()
             replies = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2))
             assert [token_and_seq(r) for r in replies] == [("ACK", "0001", True), ("ACK", "0002", True)]
@@ -112,8 +131,6 @@ def test_frames_are_stored_through_the_parent_before_the_ack() -> None:
             transport.sendto(alarm(ACCOUNT, 3))
             assert token_and_seq(await asyncio.wait_for(udp_reply, 5)) == ("ACK", "0003", True)
             transport.close()
-        finally:
-            await receiver.stop()
         first = engine.events[0]
         assert (first.type, first.source, first.site, first.attributes["zone"]) == (
             "intrusion.burglary",
@@ -133,17 +150,13 @@ def test_a_refusal_is_a_duh_and_an_unavailable_store_is_silence() -> None:
     engine = FakeEngine()
 
     async def main() -> None:
-        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
-        await receiver.start()
-        try:
+        async with running(engine) as receiver:
             (duh,) = await exchange(receiver.bound_tcp, alarm(REFUSED, 7))
             assert token_and_seq(duh) == ("DUH", "0007", True)
             with pytest.raises(TimeoutError):
                 await exchange(receiver.bound_tcp, alarm(UNAVAILABLE, 8), timeout=1.0)
             (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 9))  # the link still works
             assert token_and_seq(ack) == ("ACK", "0009", True)
-        finally:
-            await receiver.stop()
         assert [e.source for e in engine.events] == [f"sia:{ACCOUNT}"]
         assert (receiver.metrics.duhs, receiver.metrics.unanswered, receiver.metrics.acks) == (1, 1, 1)
 
@@ -154,16 +167,10 @@ def test_counters_travel_up_while_the_child_runs() -> None:
     engine = FakeEngine()
 
     async def main() -> None:
-        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
-        await receiver.start()
-        try:
+        async with running(engine) as receiver:
             await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))
-            deadline = time.monotonic() + 5 * sia_process.COUNTERS_INTERVAL_S
-            while receiver.metrics.acks < 1 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await eventually(lambda: receiver.metrics.acks >= 1, 5 * sia_process.COUNTERS_INTERVAL_S)
             assert (receiver.metrics.frames, receiver.metrics.acks, receiver.metrics.connections) == (1, 1, 1)
-        finally:
-            await receiver.stop()
 
     asyncio.run(main())
 
@@ -172,32 +179,23 @@ def test_a_child_that_dies_is_replaced_on_the_same_port_and_its_counters_kept() 
     engine = FakeEngine()
 
     async def main() -> None:
-        receiver = sia_process.SiaProcess(config(), engine.accept, reload_outages=engine.reload)
-        await receiver.start()
-        try:
+        async with running(engine) as receiver:
             addr = receiver.bound_tcp
             await exchange(addr, alarm(ACCOUNT, 1))
             await asyncio.sleep(1.5 * sia_process.COUNTERS_INTERVAL_S)  # its counters reached us
             first = receiver.pid
             assert first is not None
 
-            def serving() -> bool:  # a call, not the property: mypy would keep its narrowing
-                return receiver.serving
-
-            assert serving()
+            assert receiver.serving
             os.kill(first, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while serving() and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            assert not serving()  # what /healthz reports until the new child serves
+            assert await eventually(lambda: not receiver.serving)  # what /healthz reports meanwhile
             # The listening socket stays open in this process: the panel's connection waits
             # in the kernel's queue until the new child accepts it.
             (ack,) = await exchange(addr, alarm(ACCOUNT, 2), timeout=10 + sia_process.RESTART_DELAY_S)
             assert token_and_seq(ack) == ("ACK", "0002", True)
-            assert receiver.restarts == 1 and receiver.pid not in (None, first) and serving()
+            assert receiver.restarts == 1 and receiver.pid not in (None, first)
+            assert await eventually(lambda: receiver.serving, 0)
             assert engine.reloads == 1  # the new child resumes the outages open now
-        finally:
-            await receiver.stop()
         assert receiver.metrics.acks == 2
 
     asyncio.run(main())
@@ -209,16 +207,10 @@ def test_an_outage_open_at_start_is_cleared_through_the_link() -> None:
     account = SiaAccount(id=ACCOUNT, site="depot", supervision_s=60)
 
     async def main() -> None:
-        receiver = sia_process.SiaProcess(config(account), engine.accept, reload_outages=engine.reload)
-        await receiver.start({f"sia:{ACCOUNT}": began})
-        try:
+        async with running(engine, config(account), {f"sia:{ACCOUNT}": began}) as receiver:
             (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))
             assert token_and_seq(ack)[0] == "ACK"
-            deadline = time.monotonic() + 5
-            while len(engine.events) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-        finally:
-            await receiver.stop()
+            await eventually(lambda: len(engine.events) >= 2)
         cleared = [e for e in engine.events if e.type == "tech.comm_failure"]
         assert len(cleared) == 1
         assert cleared[0].condition == "cleared" and cleared[0].source == f"sia:{ACCOUNT}"

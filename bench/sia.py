@@ -11,7 +11,14 @@ with ``synchronous=FULL``, a fresh database) with the receiver in a child proces
 1. throughput: frames/s ACKed over ``--connections`` (50) TCP connections, each a panel
    that sends its next frame when the previous one is ACKed (as DC-09 panels do);
 2. latency: frames paced at ``--rate`` (2,000/s) over the same connections, time from the
-   moment a frame was *due* (so a late send counts against us) to its ACK, p50/p90/p99/max.
+   moment a frame was *due* (so a late send counts against us) to its ACK, p50/p90/p99/max;
+3. isolation (tocsin modes): the same paced latency while 4 HTTP clients flood the same
+   server with batches of 100 events (``bench/_load.py``'s closed loop, as ``bench/ingest.py``
+   runs it), and how many HTTP events/s the server took meanwhile: whether panels' ACKs
+   wait behind HTTP ingest, in either placement of the receiver.
+
+The tocsin modes run the server as ``tocsin serve`` does (``build_app`` under uvicorn, with
+a device token for the HTTP clients).
 
 Every frame is a clear SIA-DCS burglary alarm with a timestamp (so the window is checked)
 and one event; each connection is one account on its own site. Prints a table; ``--json``
@@ -30,10 +37,12 @@ import multiprocessing
 import os
 import platform
 import resource
+import socket
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -45,6 +54,7 @@ import msgspec
 from tocsin.ingest.sia_codec import encode_frame, format_timestamp
 
 HOST = "127.0.0.1"
+DB_NAME = "sia-bench.db"
 TARGET_FPS = 20_000
 TARGET_P99_MS = 20.0
 OTHER_CPU_WARN_PCT = 15.0
@@ -82,6 +92,8 @@ class Row:
     load_cpu_pct: float | None = None
     other_cpu_pct: float | None = None
     unanswered: int = 0
+    http_eps: float | None = None
+    """HTTP events/s the server accepted during the measurement (isolation rows only)."""
     disturbed: bool = False
 
 
@@ -135,16 +147,26 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
 
         receiver = SiaReceiver(config, accept)
         await receiver.start()
-    else:  # the receiver as the runtime starts it
-        from tocsin.app import Runtime
+    else:  # as tocsin serve runs it: the app under uvicorn, the receiver started by its runtime
+        import uvicorn
+
+        from tocsin.app import build_app
         from tocsin.config import load_settings
 
-        settings = load_settings(None, db=str(Path(db_dir) / "sia-bench.db"), synchronous=synchronous)
-        runtime = Runtime(msgspec.structs.replace(settings, sia=config))
-        await runtime.start()
+        settings = load_settings(None, db=str(Path(db_dir) / DB_NAME), synchronous=synchronous, log_level="WARNING")
+        app = build_app(msgspec.structs.replace(settings, sia=config))
+        http = socket.create_server((HOST, 0), backlog=1024)
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        serving = asyncio.get_running_loop().create_task(server.serve(sockets=[http]))
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises what stopped it
+                raise RuntimeError("the HTTP server stopped before it started")
+            await asyncio.sleep(0.05)
+        runtime = app.state.runtime
         receiver = runtime.sia
     loop = asyncio.get_running_loop()
-    pipe.send(receiver.bound_tcp)
+    pipe.send((receiver.bound_tcp, http.getsockname()[1] if runtime is not None else None))
     while True:
         command = await loop.run_in_executor(None, pipe.recv)
         if command == "mark":
@@ -152,7 +174,8 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
         else:
             break
     if runtime is not None:
-        await runtime.stop()
+        server.should_exit = True
+        await serving
     else:
         await receiver.stop()
     pipe.send(asdict_metrics(receiver))
@@ -244,6 +267,21 @@ def load_main(pipe: Connection, addr: tuple[str, int], connections: int, seconds
     pipe.send(asyncio.run(_load(addr, connections, seconds, rate)))
 
 
+# -- the HTTP flood, in a third process --------------------------------------------------------
+
+
+def flood_main(pipe: Connection, port: int, token: str, seconds: float) -> None:
+    """Batches of 100 from 4 clients for ``seconds``: ``bench/ingest.py``'s batched shape."""
+    from _http import run_async
+    from _load import Target, closed_loop
+
+    target = Target("tocsin", HOST, port, token)
+    coro = closed_loop(
+        target, clients=4, batch=100, duration=seconds, max_items=10**9, seed=7, tag="flood", new_share=0.05
+    )
+    pipe.send(run_async(coro))
+
+
 # -- orchestration -----------------------------------------------------------------------------
 
 
@@ -299,15 +337,33 @@ def _measure_once(
     connections: int,
     seconds: float,
     rate: float | None,
+    flood: tuple[int, str] | None = None,
 ) -> Row:
+    """One measurement; ``flood`` (HTTP port, token) floods the server over HTTP meanwhile.
+
+    The CPU columns then cover the flood's whole run, and its client process counts as load.
+    """
     parent.send("mark")
     cpu0 = parent.recv()
     busy0 = busy_cpu_s()
-    result = _run_load(addr, connections, seconds, rate)
+    began = time.perf_counter()
+    if flood is None:
+        result = _run_load(addr, connections, seconds, rate)
+        http_eps = None
+        load_cpu, foreign = result["cpu_s"], result["process_cpu_s"]
+    else:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with _flooding(*flood, seconds + 2 * FLOOD_LEAD_S) as flooded:
+            time.sleep(FLOOD_LEAD_S)  # the flood at full speed before the first frame
+            result = _run_load(addr, connections, seconds, rate)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # both client processes, reaped
+        http_eps = round(flooded["items_per_s"], 1)
+        load_cpu = foreign = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     busy = busy_cpu_s() - busy0
     parent.send("mark")
     server_cpu = parent.recv() - cpu0
     wall = result["seconds"]
+    span = wall if flood is None else time.perf_counter() - began  # the CPU columns' time base
     lat = sorted(result["latencies"])
     return Row(
         name=name,
@@ -319,11 +375,34 @@ def _measure_once(
         p90_ms=round(_percentile(lat, 0.90) * 1000, 2),
         p99_ms=round(_percentile(lat, 0.99) * 1000, 2),
         max_ms=round(lat[-1] * 1000, 2) if lat else None,
-        server_cpu_pct=round(100 * server_cpu / wall, 1),
-        load_cpu_pct=round(100 * result["cpu_s"] / wall, 1),
-        other_cpu_pct=round(max(0.0, 100 * (busy - server_cpu - result["process_cpu_s"]) / wall), 1),
+        server_cpu_pct=round(100 * server_cpu / span, 1),
+        load_cpu_pct=round(100 * load_cpu / span, 1),
+        other_cpu_pct=round(max(0.0, 100 * (busy - server_cpu - foreign) / span), 1),
         unanswered=result["other"],
+        http_eps=http_eps,
     )
+
+
+FLOOD_LEAD_S = 1.0
+"""How long the HTTP flood runs before the paced frames start, and after they end."""
+
+
+@contextlib.contextmanager
+def _flooding(port: int, token: str, seconds: float) -> Iterator[dict[str, Any]]:
+    """Flood the server over HTTP in a process of its own; yields the flood's summary,
+    filled in once the block has ended and the flood has finished."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=flood_main, args=(child, port, token, seconds), daemon=True)
+    proc.start()
+    summary: dict[str, Any] = {}
+    try:
+        yield summary
+        summary.update(parent.recv())
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
 
 
 def measure(
@@ -338,20 +417,24 @@ def measure(
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     with tempfile.TemporaryDirectory(prefix="tocsin-sia-bench-") as db_dir:
+        token = _device_token(Path(db_dir) / DB_NAME) if mode != "noop" else None
         server_args = (child, mode, connections, db_dir, synchronous, loop)
         server = ctx.Process(target=server_main, args=server_args, daemon=True)
         server.start()
         rows: list[Row] = []
         try:
-            addr: tuple[str, int] = parent.recv()
+            addr, http_port = parent.recv()
             _run_load(addr, connections, sizes.warmup_s, None)
-            for name, seconds, paced in (
-                ("throughput", sizes.throughput_s, None),
-                (f"latency @ {rate:,.0f}/s", sizes.latency_s, rate),
-            ):
+            plan: list[tuple[str, float, float | None, tuple[int, str] | None]] = [
+                ("throughput", sizes.throughput_s, None, None),
+                (f"latency @ {rate:,.0f}/s", sizes.latency_s, rate, None),
+            ]
+            if http_port is not None and token is not None:
+                plan.append((f"+HTTP flood @ {rate:,.0f}/s", sizes.latency_s, rate, (http_port, token)))
+            for name, seconds, paced, flood in plan:
                 for _ in range(1 + DISTURBED_RETRIES):
                     wait_quiet(OTHER_CPU_WARN_PCT)
-                    row = _measure_once(parent, addr, mode, name, connections, seconds, paced)
+                    row = _measure_once(parent, addr, mode, name, connections, seconds, paced, flood)
                     row.disturbed = (row.other_cpu_pct or 0.0) > OTHER_CPU_WARN_PCT
                     if not row.disturbed:
                         break
@@ -365,6 +448,12 @@ def measure(
     return rows, counters
 
 
+def _device_token(db: Path) -> str:
+    """A device token for the HTTP flood, made as an operator would (``tocsin token create``)."""
+    command = [sys.executable, "-m", "tocsin", "token", "create", "--db", str(db), "--role", "device"]
+    return subprocess.run([*command, "--name", "flood"], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def _fmt(value: float | None, spec: str = ",.1f") -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
@@ -373,6 +462,7 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     header = (
         f"{'measurement':<22}{'accept':<15}{'frames':>9}{'frames/s':>11}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'srv CPU%':>10}{'load CPU%':>11}{'other CPU%':>12}"
+        f"{'HTTP ev/s':>11}"
     )
     print(
         f"\nSIA DC-09 receiver ({loop} event loop), {connections} TCP connections, stop-and-wait panels, "
@@ -385,7 +475,7 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
             f"{row.name:<22}{row.accept:<15}{row.frames:>9,}{_fmt(row.fps):>11}{_fmt(row.p50_ms, '.2f'):>9}"
             f"{_fmt(row.p90_ms, '.2f'):>9}{_fmt(row.p99_ms, '.2f'):>9}{_fmt(row.max_ms, '.2f'):>9}"
             f"{_fmt(row.server_cpu_pct):>10}{_fmt(row.load_cpu_pct):>11}{_fmt(row.other_cpu_pct):>12}"
-            + ("  disturbed" if row.disturbed else "")
+            f"{_fmt(row.http_eps, ',.0f'):>11}" + ("  disturbed" if row.disturbed else "")
         )
     tocsin = {row.name.split()[0]: row for row in rows if row.accept == "tocsin"}
     if "throughput" in tocsin:
@@ -394,10 +484,21 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     if "latency" in tocsin and tocsin["latency"].p99_ms is not None:
         verdict = "meets" if tocsin["latency"].p99_ms < TARGET_P99_MS else "misses"
         print(f"target p99 < {TARGET_P99_MS:.0f} ms at the paced rate (tocsin path): {verdict}")
+    for mode in ("tocsin", "tocsin-shared"):
+        quiet = next((r for r in rows if r.accept == mode and r.name.startswith("latency")), None)
+        flooded = next((r for r in rows if r.accept == mode and r.name.startswith("+HTTP")), None)
+        if quiet and flooded and quiet.p99_ms and flooded.p99_ms:
+            print(
+                f"isolation ({mode}): ACK p99 {flooded.p99_ms:.2f} ms under the HTTP flood "
+                f"({flooded.p99_ms / quiet.p99_ms:.1f}x the quiet {quiet.p99_ms:.2f} ms), "
+                f"while the server took {_fmt(flooded.http_eps, ',.0f')} HTTP events/s"
+            )
     for mode, meaning in MODES.items():
         print(f"accept {mode}: {meaning};")
     print("srv CPU%: the server's processes (event loops, tocsin's writer thread), 100% = one core;")
-    print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers).")
+    print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers);")
+    print("+HTTP flood: the paced frames while 4 clients post batches of 100 events (load CPU% includes them);")
+    print("HTTP ev/s: the events the server accepted over HTTP meanwhile.")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}"

@@ -26,6 +26,7 @@ from tocsin.ingest.sia import (
     SiaReceiver,
     frame_external_id,
 )
+from tocsin.ingest.sia_batch import _MAX_INFLIGHT
 from tocsin.ingest.sia_codec import (
     build_ack,
     build_duh,
@@ -535,8 +536,10 @@ def test_a_failing_frame_is_logged_and_the_connection_goes_on(caplog: pytest.Log
 
 
 def test_frames_arriving_together_share_one_accept_call_and_a_refusal_stays_with_its_frame() -> None:
-    ids = ["2001", "2002", "2003", "2004"]
-    zones = ["001", "002", "666", "009"]
+    alone = [str(2001 + i) for i in range(_MAX_INFLIGHT)]  # each takes a free slot, at once
+    queued = ["3001", "3002", "3003"]
+    ids = alone + queued
+    zones = ["001"] * len(alone) + ["002", "666", "009"]
     frames = [frame("SIA-DCS", "0001", f"#{a}|Nri1/BA{z}", account=a) for a, z in zip(ids, zones, strict=True)]
 
     async def main() -> None:
@@ -545,26 +548,24 @@ def test_frames_arriving_together_share_one_accept_call_and_a_refusal_stays_with
         store.refuse_zone = "666"
         async with running(store, account=[SiaAccount(id=acct) for acct in ids]) as receiver:
             panels = [await Panel.connect(receiver.bound_tcp) for _ in ids]
-            await panels[0].send(frames[0])  # nothing else waiting: goes alone, at once
-            await store.wait_calls(1)
-            for panel, sent in zip(panels[1:], frames[1:], strict=True):
+            for n, (panel, sent) in enumerate(zip(panels[: len(alone)], frames, strict=False), start=1):
+                await panel.send(sent)  # nothing else waiting: goes alone, at once
+                await store.wait_calls(n)
+            for panel, sent in zip(panels[len(alone) :], frames[len(alone) :], strict=True):
                 await panel.send(sent)
-            await asyncio.sleep(0.05)  # all three read and queued behind the call in flight
-            assert len(store.calls) == 1
+            await asyncio.sleep(0.05)  # all three read and queued behind the calls in flight
+            assert len(store.calls) == len(alone)
             store.gate.set()
-            assert await panels[0].reply() == expected_ack(frames[0])
-            assert await panels[1].reply() == expected_ack(frames[1])
-            assert await panels[2].reply() == build_duh(parse_frame(frames[2]), now=NOW)
-            assert await panels[3].reply() == expected_ack(frames[3])
+            for panel, sent in zip(panels, frames, strict=True):
+                refused = "666" in sent.decode()
+                assert await panel.reply() == (build_duh(parse_frame(sent), now=NOW) if refused else expected_ack(sent))
             for panel in panels:
                 await panel.close()
         calls = [([e.source for e in events], actor.name) for events, actor, _ in store.calls]
         assert calls == [
-            (["sia:2001"], "sia:2001"),
-            (["sia:2002", "sia:2003", "sia:2004"], "sia:receiver"),  # refused as a whole...
-            (["sia:2002"], "sia:2002"),  # ...so each frame is tried alone
-            (["sia:2003"], "sia:2003"),
-            (["sia:2004"], "sia:2004"),
+            *[([f"sia:{a}"], f"sia:{a}") for a in alone],
+            ([f"sia:{a}" for a in queued], "sia:receiver"),  # refused as a whole...
+            *[([f"sia:{a}"], f"sia:{a}") for a in queued],  # ...so each frame is tried alone
         ]
 
     asyncio.run(main())

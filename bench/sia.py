@@ -134,6 +134,7 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
         tcp=f"{HOST}:0", account=accounts, max_connections=connections + 10, own_process=mode == "tocsin"
     )
     runtime: Any = None
+    http_port: int | None = None
     receiver: Any
     if mode == "noop":
         counter = 0
@@ -165,8 +166,9 @@ async def _serve(pipe: Connection, mode: str, connections: int, db_dir: str, syn
             await asyncio.sleep(0.05)
         runtime = app.state.runtime
         receiver = runtime.sia
+        http_port = http.getsockname()[1]
     loop = asyncio.get_running_loop()
-    pipe.send((receiver.bound_tcp, http.getsockname()[1] if runtime is not None else None))
+    pipe.send((receiver.bound_tcp, http_port))
     while True:
         command = await loop.run_in_executor(None, pipe.recv)
         if command == "mark":

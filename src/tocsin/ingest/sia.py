@@ -93,6 +93,7 @@ __all__ = (
     "SiaReceiver",
     "SiaSockets",
     "bind_sockets",
+    "validate_config",
     "frame_external_id",
     "utcnow",
 )
@@ -237,6 +238,29 @@ def bind_sockets(config: SiaConfig) -> SiaSockets:
     return tcp, udp
 
 
+def validate_config(config: SiaConfig) -> None:
+    """Check ``config`` as :class:`SiaReceiver` does, for whoever starts one elsewhere (:mod:`.sia_process`).
+
+    Raises:
+        ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
+    """
+    _accounts(config)
+
+
+def _accounts(config: SiaConfig) -> dict[str, _Account]:
+    """The accounts of ``config`` by id, with its addresses checked (a ConfigError names what is wrong)."""
+    for text, what in ((config.tcp, "tcp"), (config.udp, "udp")):
+        if text:
+            _parse_address(text, what)
+    accounts: dict[str, _Account] = {}
+    for conf in config.account:
+        account = _Account(conf)
+        if account.id in accounts:
+            raise ConfigError(f"SIA account {conf.id!r} is configured twice")
+        accounts[account.id] = account
+    return accounts
+
+
 def _family(addr: tuple[str, int]) -> socket.AddressFamily:
     """IPv4 or IPv6, as the host resolves (first answer); raises ``socket.gaierror`` (an OSError)."""
     return socket.getaddrinfo(*addr, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
@@ -310,9 +334,7 @@ class SiaReceiver:
         self._accept = accept
         self._batcher = FrameBatcher(accept, config.max_batch_events)
         self._clock = clock
-        for text, what in ((config.tcp, "tcp"), (config.udp, "udp")):
-            if text:
-                _parse_address(text, what)  # a bad address is a ConfigError now, not at start
+        self._accounts = _accounts(config)  # a bad config is a ConfigError now, not at start
         self._supervision = Supervisor(
             self._send_supervision,
             what="sia account",
@@ -322,12 +344,7 @@ class SiaReceiver:
             tick_s=supervision_tick_s,
             on_failure=self._supervision_failed,
         )
-        self._accounts: dict[str, _Account] = {}
-        for conf in config.account:
-            account = _Account(conf)
-            if account.id in self._accounts:
-                raise ConfigError(f"SIA account {conf.id!r} is configured twice")
-            self._accounts[account.id] = account
+        for account in self._accounts.values():
             if account.period is not None:
                 self._supervision.watch(account.id, account.period, account.supervision_event)
         self._tcp_server: asyncio.Server | None = None

@@ -42,7 +42,7 @@ import msgspec
 from tocsin._internal.logging import configure_logging
 from tocsin.errors import ConfigError, IngestError, StoreError, StoreUnavailable, TocsinError
 from tocsin.ingest.door import Accept
-from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, bind_sockets
+from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, bind_sockets, validate_config
 from tocsin.ingest.supervision import Outages
 from tocsin.model import Actor, EventIn
 
@@ -82,9 +82,19 @@ class _Stored(msgspec.Struct, tag=True, array_like=True):
     id: int
 
 
+_Kind = Literal["refused", "unavailable", "failed"]
+_KINDS: dict[_Kind, type[TocsinError]] = {
+    "refused": IngestError,  # the receiver answers DUH
+    "unavailable": StoreUnavailable,  # silence: the panel resends
+    "failed": StoreError,  # silence, logged
+}
+"""How an ``accept`` error crosses the link: the parent sends the first kind whose class the
+error is (anything else is ``failed``); the child raises that class again."""
+
+
 class _Refused(msgspec.Struct, tag=True, array_like=True):
     id: int
-    kind: Literal["refused", "unavailable", "failed"]
+    kind: _Kind
     detail: str
 
 
@@ -135,7 +145,7 @@ class SiaProcess:
     """
 
     def __init__(self, config: SiaConfig, accept: Accept, *, reload_outages: Callable[[], Awaitable[Outages]]) -> None:
-        SiaReceiver(config, accept)  # a bad config fails here, as the receiver's own would
+        validate_config(config)  # a bad config fails here, as the receiver's own would
         self.config = config
         self.metrics = SiaMetrics()
         self._accept = accept
@@ -277,12 +287,9 @@ class SiaProcess:
         reply: msgspec.Struct
         try:
             await self._accept(message.events, message.actor, raw=message.raw)
-        except IngestError as exc:
-            reply = _Refused(message.id, "refused", exc.detail)
-        except StoreUnavailable as exc:
-            reply = _Refused(message.id, "unavailable", exc.detail)
         except TocsinError as exc:
-            reply = _Refused(message.id, "failed", exc.detail)
+            kind: _Kind = next((k for k, cls in _KINDS.items() if isinstance(exc, cls)), "failed")
+            reply = _Refused(message.id, kind, exc.detail)
         except Exception as exc:
             log.exception("sia batch failed", extra={"events": len(message.events)})
             reply = _Refused(message.id, "failed", f"{type(exc).__name__}: {exc}")
@@ -352,12 +359,8 @@ class _ParentLink:
             return
         if isinstance(message, _Stored):
             future.set_result(None)
-        elif message.kind == "refused":
-            future.set_exception(IngestError(message.detail))
-        elif message.kind == "unavailable":
-            future.set_exception(StoreUnavailable(message.detail))
         else:
-            future.set_exception(StoreError(message.detail))
+            future.set_exception(_KINDS[message.kind](message.detail))
 
     def gone(self) -> None:
         """The parent closed the link: nothing waiting will be stored (and so not ACKed)."""

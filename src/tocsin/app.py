@@ -151,10 +151,16 @@ class Runtime:
         """Write one audit record on its own (a consultation, a refusal, a login)."""
         now = self.clock.now_us()
         # Writes only through the audit sink: joins the group's ingest rows, no savepoint.
-        await self.writer.submit(deferred_only(lambda tx: self.audit_append(tx, [record], now)))
+        # Urgent: a person (or device) waits for the answer this record is part of.
+        await self.writer.submit(deferred_only(lambda tx: self.audit_append(tx, [record], now)), urgent=True)
 
     async def accept(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+        self,
+        items: Sequence[EventIn],
+        actor: Actor,
+        *,
+        raw: Sequence[str | None] | None = None,
+        urgent: bool = False,
     ) -> IngestResult:
         """The one door for events, whatever adapter they came through: guard, then durable ingest.
 
@@ -168,7 +174,15 @@ class Runtime:
         if refused:
             await self.refused(actor, "event", [j for _, j in refused])
             raise events_refusal(refused, len(items))
-        return await self.engine.ingest(items, actor, raw=raw)
+        return await self.engine.ingest(items, actor, raw=raw, urgent=urgent)
+
+    async def accept_urgent(
+        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+    ) -> IngestResult:
+        """``accept`` for a sender that waits for each answer before it sends the next: an
+        alarm panel holding its alarms until they are ACKed. Committed ahead of queued bulk
+        ingest (``Writer.submit``), so an HTTP flood cannot hold a panel's alarms back."""
+        return await self.accept(items, actor, raw=raw, urgent=True)
 
     async def refused(self, actor: Actor, subject: str, judgements: Sequence[Judgement]) -> None:
         """Count and audit guard refusals (one record each: field and concepts, never content)."""
@@ -241,9 +255,9 @@ class Runtime:
         sia = self.settings.sia
         if sia is not None:
             if sia.own_process:
-                self.sia = SiaProcess(sia, self.accept, reload_outages=self._reload_outages)
+                self.sia = SiaProcess(sia, self.accept_urgent, reload_outages=self._reload_outages)
             else:
-                self.sia = SiaReceiver(sia, self.accept)
+                self.sia = SiaReceiver(sia, self.accept_urgent)
             await self.sia.start(outages)
             self.metrics.watch_sia(self.sia.metrics)
         self.push_cameras.start(outages)

@@ -35,12 +35,20 @@ class Engine:
         self.clock = clock
 
     async def ingest(
-        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+        self,
+        items: Sequence[EventIn],
+        actor: Actor,
+        *,
+        raw: Sequence[str | None] | None = None,
+        urgent: bool = False,
     ) -> IngestResult:
-        """Store, classify and correlate a batch; returns (event id, incident id) per item."""
+        """Store, classify and correlate a batch; returns (event id, incident id) per item.
+
+        ``urgent``: the sender waits for this answer before it sends again (see ``Writer.submit``).
+        """
         received = self.clock.now_us()
         job = ingest_job(self.state, items, received_us=received, actor=actor, raw=raw)
-        result: IngestResult = await self.writer.submit(job, weight=len(items))
+        result: IngestResult = await self.writer.submit(job, weight=len(items), urgent=urgent)
         self._count(items, result)
         return result
 
@@ -54,7 +62,8 @@ class Engine:
 
     async def act(self, incident_id: int, request: ActionRequest, actor: Actor) -> ActionResult:
         job = action_job(self.state, incident_id, request, actor, now_us=self.clock.now_us())
-        result: ActionResult = await self.writer.submit(job)
+        # An operator waits for the answer: never behind a queued flood of ingest.
+        result: ActionResult = await self.writer.submit(job, urgent=True)
         self.metrics.actions.labels(request.action).inc()
         self.metrics.open_incidents.set(len(self.state.index))
         return result

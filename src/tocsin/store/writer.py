@@ -27,6 +27,14 @@ Contract:
   about rows still pending (ingest: the external ids claimed so far).
 - The queue is bounded by *weight* (events pending); past it ``submit`` raises
   ``StoreUnavailable`` at once instead of queueing without limit.
+- An *urgent* job (``submit(urgent=True)``) is for a caller that holds its sender waiting:
+  an alarm panel that sends nothing more until it has its ACK, an operator at the console.
+  Urgent jobs run in submission order among themselves, in a group of their own, ahead of
+  bulk jobs queued earlier, so that they do not wait for the commit of a large ingest
+  group too. Fairness: while bulk jobs wait, a bulk group (which takes the urgent jobs
+  waiting when it forms, if it has room) runs between two urgent-only groups, so neither
+  lane can starve the other. Across the lanes, order is not kept:
+  callers that need one job to see another's writes submit it after awaiting the first.
 
 On SQLite, WAL checkpoints (copying the log into the database file, with an fsync) are
 made every ``CHECKPOINT_INTERVAL_S`` by a thread of their own on a connection of their
@@ -42,6 +50,7 @@ the interpreter's switch interval (``SWITCH_INTERVAL_S``), which bounds that wai
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import queue
 import sqlite3
@@ -140,6 +149,8 @@ class CommitStats:
 
 
 _STOP = object()
+_WAKE = object()
+"""Put on the main queue with each urgent job, so a writer blocked on it wakes."""
 
 
 class Writer:
@@ -154,6 +165,8 @@ class Writer:
     ) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[_Job[Any] | object] = queue.SimpleQueue()
+        self._urgent: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        """Urgent jobs; each also puts ``_WAKE`` on ``_queue``, which the thread blocks on."""
         self._max_pending = max_pending
         self._max_group = max_group_weight
         self._pending = 0
@@ -199,8 +212,10 @@ class Writer:
             self._stopping.clear()
             sys.setswitchinterval(self._switch_interval)
 
-    async def submit(self, fn: Callable[[Tx], T], *, weight: int = 1) -> T:
+    async def submit(self, fn: Callable[[Tx], T], *, weight: int = 1, urgent: bool = False) -> T:
         """Queue ``fn`` and wait until it has been committed; return its result.
+
+        ``urgent``: commit ahead of queued bulk work (see the module docstring).
 
         Raises:
             StoreUnavailable: the queue is over its bound or the writer is stopping.
@@ -217,7 +232,12 @@ class Writer:
             self._pending += weight
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop, weight))
+        job = _Job(fn, future, loop, weight)
+        if urgent:
+            self._urgent.put(job)
+            self._queue.put(_WAKE)
+        else:
+            self._queue.put(job)
         return await future
 
     def run_blocking(self, fn: Callable[[Tx], T]) -> T:
@@ -253,28 +273,57 @@ class Writer:
 
     def _run(self) -> None:
         with self._engine.connect() as conn:
+            bulk: collections.deque[_Job[Any]] = collections.deque()
+            stopping = False
+            urgent_turn = True  # whether urgent jobs may have a group of their own next
             while True:
-                first = self._queue.get()
-                if first is _STOP:
-                    return
-                assert isinstance(first, _Job)
-                group: list[_Job[Any]] = [first]
-                weight = first.weight
-                stop_after = False
-                while weight < self._max_group:
+                if not bulk and self._urgent.empty():
+                    if stopping:
+                        return
+                    stopping = self._take(self._queue.get(), bulk)
+                while True:  # everything queued so far, without blocking
                     try:
-                        nxt = self._queue.get_nowait()
+                        item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if nxt is _STOP:
-                        stop_after = True
-                        break
-                    assert isinstance(nxt, _Job)
-                    group.append(nxt)
-                    weight += nxt.weight
-                self._commit_group(conn, group, weight)
-                if stop_after:
-                    return
+                    stopping = self._take(item, bulk) or stopping
+                if not self._urgent.empty() and (urgent_turn or not bulk):
+                    group, weight = self._urgent_group()
+                    urgent_turn = False
+                else:
+                    group, weight = self._bulk_group(bulk)
+                    urgent_turn = True
+                if group:
+                    self._commit_group(conn, group, weight)
+
+    @staticmethod
+    def _take(item: _Job[Any] | object, bulk: collections.deque[_Job[Any]]) -> bool:
+        """File one item of the main queue; True for the stop mark."""
+        if isinstance(item, _Job):
+            bulk.append(item)
+        return item is _STOP
+
+    def _urgent_group(self, group: list[_Job[Any]] | None = None, weight: int = 0) -> tuple[list[_Job[Any]], int]:
+        """Add waiting urgent jobs to ``group`` (a new one by default) up to the group bound."""
+        group = [] if group is None else group
+        while weight < self._max_group:
+            try:
+                job = self._urgent.get_nowait()
+            except queue.Empty:
+                break
+            group.append(job)
+            weight += job.weight
+        return group, weight
+
+    def _bulk_group(self, bulk: collections.deque[_Job[Any]]) -> tuple[list[_Job[Any]], int]:
+        """Bulk jobs in order, then the urgent jobs waiting now, while the group has room."""
+        group: list[_Job[Any]] = []
+        weight = 0
+        while bulk and weight < self._max_group:
+            job = bulk.popleft()
+            group.append(job)
+            weight += job.weight
+        return self._urgent_group(group, weight)
 
     def _commit_group(self, conn: Connection, group: list[_Job[Any]], weight: int) -> None:
         started = time.perf_counter()

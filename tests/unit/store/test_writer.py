@@ -137,3 +137,58 @@ def test_wal_and_durable_sync(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
     finally:
         database.close()
+
+
+def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]]) -> list[list[str]]:
+    """Queue ``(name, urgent)`` jobs behind a busy writer, release it; the groups as committed."""
+    writer = db.writer(max_pending=10_000, max_group_weight=max_group)
+    gate = threading.Event()
+    ran: list[str] = []
+    groups: list[list[str]] = []
+
+    def observe(jobs: int, _weight: int, _seconds: float) -> None:
+        groups.append(ran[-jobs:] if jobs else [])
+
+    writer.stats.observer = observe
+
+    def job(name: str) -> Callable[[Tx], None]:
+        return lambda tx: ran.append(name)
+
+    def blocker_job(tx: Tx) -> None:
+        ran.append("blocker")
+        gate.wait(5)
+
+    async def main() -> None:
+        blocker = asyncio.ensure_future(writer.submit(blocker_job))
+        await asyncio.sleep(0.05)
+        tasks = [asyncio.ensure_future(writer.submit(job(name), urgent=urgent)) for name, urgent in queued]
+        await asyncio.sleep(0.05)  # every job is queued before the writer is let go
+        gate.set()
+        await blocker
+        await asyncio.gather(*tasks)
+
+    writer.start()
+    try:
+        asyncio.run(main())
+    finally:
+        writer.stop()
+    return groups
+
+
+def test_urgent_jobs_commit_ahead_of_bulk_queued_before_them(db: Database) -> None:
+    queued = [(f"b{i}", False) for i in range(10)] + [(f"u{i}", True) for i in range(3)]
+    groups = _run_queued(db, 1000, queued)
+    assert groups == [["blocker"], ["u0", "u1", "u2"], [f"b{i}" for i in range(10)]]
+
+
+def test_neither_lane_starves_the_other(db: Database) -> None:
+    queued = [(f"b{i}", False) for i in range(4)] + [(f"u{i}", True) for i in range(4)]
+    groups = _run_queued(db, 2, queued)
+    assert groups == [["blocker"], ["u0", "u1"], ["b0", "b1"], ["u2", "u3"], ["b2", "b3"]]
+
+
+def test_a_bulk_group_takes_the_urgent_jobs_waiting_when_it_forms(db: Database) -> None:
+    # The urgent group is full at three; the bulk group after it has room for the fourth.
+    queued = [("b0", False), ("b1", False)] + [(f"u{i}", True) for i in range(4)]
+    groups = _run_queued(db, 3, queued)
+    assert groups == [["blocker"], ["u0", "u1", "u2"], ["b0", "b1", "u3"]]

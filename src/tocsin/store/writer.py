@@ -26,7 +26,8 @@ Contract:
   one group share ``Tx.group``, a scratch dict for what such jobs must tell each other
   about rows still pending (ingest: the external ids claimed so far).
 - The queue is bounded by *weight* (events pending); past it ``submit`` raises
-  ``StoreUnavailable`` at once instead of queueing without limit.
+  ``StoreUnavailable`` at once instead of queueing without limit. Urgent jobs (below) have
+  a reserve past the bound (``URGENT_RESERVE_DIVISOR``).
 - An *urgent* job (``submit(urgent=True)``) is for a caller that holds its sender waiting:
   an alarm panel that sends nothing more until it has its ACK, an operator at the console.
   Urgent jobs run in submission order among themselves, in a group of their own, ahead of
@@ -65,7 +66,16 @@ from sqlalchemy import Connection, Engine
 from tocsin.errors import StoreError, StoreUnavailable
 from tocsin.store.bulk import driver_cursor
 
-__all__ = ("CHECKPOINT_INTERVAL_S", "SWITCH_INTERVAL_S", "CommitStats", "GroupSink", "Tx", "Writer", "deferred_only")
+__all__ = (
+    "CHECKPOINT_INTERVAL_S",
+    "SWITCH_INTERVAL_S",
+    "URGENT_RESERVE_DIVISOR",
+    "CommitStats",
+    "GroupSink",
+    "Tx",
+    "Writer",
+    "deferred_only",
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -79,6 +89,10 @@ SWITCH_INTERVAL_S = 0.0005
 A thread waiting for the GIL asks for it after this long. With the default, a busy event
 loop could keep the writer waiting up to 5 ms after each SQLite call: at 1,000 single-event
 requests a second a group commit of twenty jobs took ~20 ms, about half of it waiting."""
+
+URGENT_RESERVE_DIVISOR = 10
+"""Urgent jobs may take the queue past its bound by this fraction of it (a tenth): a flood
+of bulk ingest that fills the queue gets 503s, while panels and operators still get in."""
 
 CHECKPOINT_INTERVAL_S = 0.25
 """How often the checkpoint thread copies the WAL into the database file (SQLite only)."""
@@ -223,10 +237,11 @@ class Writer:
         """
         if self._closed or self._thread is None:
             raise StoreUnavailable("the store is not accepting writes (shutting down)")
+        bound = self._max_pending + (self._max_pending // URGENT_RESERVE_DIVISOR if urgent else 0)
         with self._pending_lock:
-            if self._pending and self._pending + weight > self._max_pending:
+            if self._pending and self._pending + weight > bound:
                 raise StoreUnavailable(
-                    f"writer queue is full ({self._pending} events pending, bound {self._max_pending})",
+                    f"writer queue is full ({self._pending} events pending, bound {bound})",
                     retry_after=1,
                 )
             self._pending += weight

@@ -105,6 +105,30 @@ def test_queue_over_bound_is_refused_not_queued(db: Database) -> None:
         writer.stop()
 
 
+def test_urgent_jobs_have_a_reserve_past_the_bound(db: Database) -> None:
+    writer = db.writer(max_pending=100, max_group_weight=1000)
+    gate = threading.Event()
+    writer.start()
+
+    async def main() -> None:
+        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5), weight=95))
+        await asyncio.sleep(0.05)
+        with pytest.raises(StoreUnavailable):  # bulk: refused at the bound
+            await writer.submit(_insert("bulk"), weight=10)
+        urgent = asyncio.ensure_future(writer.submit(_insert("urgent"), weight=10, urgent=True))
+        await asyncio.sleep(0.01)
+        with pytest.raises(StoreUnavailable):  # the reserve is a tenth of the bound, no more
+            await writer.submit(_insert("late"), weight=10, urgent=True)
+        gate.set()
+        await blocker
+        assert await urgent == "urgent"
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.stop()
+
+
 def test_after_commit_runs_only_for_committed_jobs(db: Database) -> None:
     writer = db.writer(max_pending=100, max_group_weight=1000)
     seen: list[str] = []

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from tocsin.errors import StoreUnavailable
 from tocsin.store.schema import tokens
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import Tx
+from tocsin.store.writer import BULK_GROUP_WHILE_URGENT, Tx
 
 
 def _insert(name: str) -> Callable[[Tx], str]:
@@ -163,8 +163,8 @@ def test_wal_and_durable_sync(tmp_path: Path) -> None:
         database.close()
 
 
-def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]]) -> list[list[str]]:
-    """Queue ``(name, urgent)`` jobs behind a busy writer, release it; the groups as committed."""
+def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]], weight: int = 1) -> list[list[str]]:
+    """Queue ``(name, urgent)`` jobs of ``weight`` behind a busy writer, release it; the groups as committed."""
     writer = db.writer(max_pending=10_000, max_group_weight=max_group)
     gate = threading.Event()
     ran: list[str] = []
@@ -185,7 +185,9 @@ def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]]) ->
     async def main() -> None:
         blocker = asyncio.ensure_future(writer.submit(blocker_job))
         await asyncio.sleep(0.05)
-        tasks = [asyncio.ensure_future(writer.submit(job(name), urgent=urgent)) for name, urgent in queued]
+        tasks = [
+            asyncio.ensure_future(writer.submit(job(name), weight=weight, urgent=urgent)) for name, urgent in queued
+        ]
         await asyncio.sleep(0.05)  # every job is queued before the writer is let go
         gate.set()
         await blocker
@@ -216,3 +218,14 @@ def test_a_bulk_group_takes_the_urgent_jobs_waiting_when_it_forms(db: Database) 
     queued = [("b0", False), ("b1", False)] + [(f"u{i}", True) for i in range(4)]
     groups = _run_queued(db, 3, queued)
     assert groups == [["blocker"], ["u0", "u1", "u2"], ["b0", "b1", "u3"]]
+
+
+def test_bulk_groups_shrink_while_urgent_jobs_flow(db: Database) -> None:
+    # An urgent job waits for the bulk group in progress: right after an urgent group,
+    # bulk groups hold at most BULK_GROUP_WHILE_URGENT of weight (two jobs of 100 here).
+    assert BULK_GROUP_WHILE_URGENT == 200
+    queued = [(f"b{i}", False) for i in range(5)] + [("u0", True)]
+    groups = _run_queued(db, 1000, queued, weight=100)
+    assert groups == [["blocker"], ["u0"], ["b0", "b1"], ["b2", "b3"], ["b4"]]
+    # Without urgent traffic one group takes them all.
+    assert _run_queued(db, 1000, [(f"b{i}", False) for i in range(5)], weight=100)[1:] == [[f"b{i}" for i in range(5)]]

@@ -83,6 +83,8 @@ from tocsin.store.writer import Tx, deferred_only
 __all__ = ("Runtime", "build_app")
 
 log = logging.getLogger(__name__)
+LINK_INTERVAL_S = 1.0
+"""How often events left unlinked by slow ingest are linked (``tocsin.store.links``)."""
 
 
 class Runtime:
@@ -210,6 +212,12 @@ class Runtime:
             await self.sign_checkpoint()
             await asyncio.sleep(self.settings.audit_checkpoint_s)
 
+    async def _link_loop(self) -> None:
+        """Link what ingest left unlinked once a second, so the tail readers scan stays short."""
+        while True:
+            await asyncio.sleep(LINK_INTERVAL_S)
+            self.engine.link_soon()
+
     async def purge_expired(self) -> tuple[int, int]:
         """Run retention to completion in bounded batches; returns (events, incidents) purged."""
         now = self.clock.now_us()
@@ -252,6 +260,7 @@ class Runtime:
         await self.deliverer.start()
         await self.sign_checkpoint()
         self._tasks.append(asyncio.create_task(self._checkpoint_loop()))
+        self._tasks.append(asyncio.create_task(self._link_loop()))
         sia = self.settings.sia
         if sia is not None:
             if sia.own_process:

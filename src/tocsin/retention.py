@@ -20,6 +20,7 @@ import msgspec
 from sqlalchemy import Connection, and_, delete, func, select
 
 from tocsin.audit.log import AuditRecord, id_ranges
+from tocsin.store import links
 from tocsin.store.schema import alarm_types, events, incidents, outbox, timeline
 from tocsin.store.writer import Tx
 
@@ -79,7 +80,7 @@ def plan(conn: Connection, *, now_us: int) -> Plan:
         ).scalar_one(),
         incidents=conn.execute(select(func.count()).select_from(expired)).scalar_one(),
         incident_events=conn.execute(
-            select(func.count()).select_from(events).where(events.c.incident_id.in_(select(expired.c.id)))
+            select(func.count()).select_from(events).where(events.c.id.in_(links.event_ids_of(select(expired.c.id))))
         ).scalar_one(),
     )
 
@@ -93,8 +94,10 @@ def purge_batch(
         conn = tx.conn
         inc_ids = list(conn.execute(_expired_incidents(now_us).limit(BATCH)).scalars())
         if inc_ids:
-            ev_ids = list(conn.execute(select(events.c.id).where(events.c.incident_id.in_(inc_ids))).scalars())
-            conn.execute(delete(events).where(events.c.incident_id.in_(inc_ids)))
+            of_expired = links.event_ids_of(select(incidents.c.id).where(incidents.c.id.in_(inc_ids)))
+            ev_ids = list(conn.execute(select(events.c.id).where(events.c.id.in_(of_expired))).scalars())
+            conn.execute(delete(events).where(events.c.id.in_(of_expired)))
+            links.forget(conn, inc_ids)
             conn.execute(delete(timeline).where(timeline.c.incident_id.in_(inc_ids)))
             conn.execute(delete(incidents).where(incidents.c.id.in_(inc_ids)))
             record = AuditRecord(

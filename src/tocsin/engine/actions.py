@@ -18,7 +18,7 @@ from tocsin.engine.lifecycle import allowed_actions, next_state
 from tocsin.engine.state import Change, EngineState, OutboxItem
 from tocsin.errors import Conflict, InvalidRequest, NotFound
 from tocsin.model import OPEN_STATES, ActionRequest, Actor, Handling, Incident
-from tocsin.store import repo
+from tocsin.store import links, repo
 from tocsin.store.schema import events, incidents
 from tocsin.store.writer import Tx
 
@@ -166,7 +166,7 @@ def _merge(tx: Tx, row: Any, req: ActionRequest, actor: Actor, now_us: int, time
     if target["handling"] not in OPEN_STATES:
         raise Conflict(f"merge target {req.into} is {target['handling']}; only an open incident can absorb another")
     conn = tx.conn
-    conn.execute(update(events).where(events.c.incident_id == row["id"]).values(incident_id=req.into))
+    links.move_incident(conn, row["id"], req.into)
     condition = "active" if "active" in (row["condition"], target["condition"]) else "cleared"
     conn.execute(
         update(incidents)
@@ -230,9 +230,11 @@ def _detach(
         "title": row["title"],
     }
     repo.insert_incidents(conn, [new_row])
-    conn.execute(update(events).where(events.c.id == req.event_id).values(incident_id=new_id))
+    links.move_event(conn, ev["id"], row["id"], new_id)
     bounds = conn.execute(
-        select(func.min(events.c.occurred_us), func.max(events.c.occurred_us)).where(events.c.incident_id == row["id"])
+        select(func.min(events.c.occurred_us), func.max(events.c.occurred_us)).where(
+            events.c.id.in_(links.event_ids_of(row["id"]))
+        )
     ).one()
     conn.execute(
         update(incidents)

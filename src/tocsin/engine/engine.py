@@ -6,6 +6,8 @@ ingest adapters share one path (and later, one guard and one audit hook).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 
 import msgspec
@@ -16,13 +18,16 @@ from tocsin.engine.actions import ActionResult, action_job
 from tocsin.engine.ingest import IngestResult, ingest_job
 from tocsin.engine.policy import check_alarm_type
 from tocsin.engine.state import EngineState
-from tocsin.errors import Conflict, FieldError, GuardRefusal, NotFound
+from tocsin.errors import Conflict, FieldError, GuardRefusal, NotFound, StoreError
 from tocsin.metrics import Metrics
 from tocsin.model import UNCLASSIFIED_KEY, ActionRequest, Actor, AlarmType, EventIn
 from tocsin.store import repo
+from tocsin.store.links import LINK_BATCH
 from tocsin.store.writer import Tx, Writer
 
 __all__ = ("Engine",)
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -33,6 +38,7 @@ class Engine:
         self.writer = writer
         self.metrics = metrics
         self.clock = clock
+        self._linking: asyncio.Future[int] | None = None
 
     async def ingest(
         self,
@@ -50,7 +56,27 @@ class Engine:
         job = ingest_job(self.state, items, received_us=received, actor=actor, raw=raw)
         result: IngestResult = await self.writer.submit(job, weight=len(items), urgent=urgent)
         self._count(items, result)
+        self.link_soon(LINK_BATCH)
         return result
+
+    def link_soon(self, at_least: int = 1) -> None:
+        """Start linking if ``at_least`` events wait for it and no linking job is under way."""
+        if self._linking is None and self.state.unlinked() >= at_least:
+            self._linking = asyncio.ensure_future(self.link())
+
+    async def link(self) -> int:
+        """Link the events past the mark (``tocsin.store.links``); returns how many ids it moved.
+
+        Never raises: an overloaded or failing store leaves the tail for the next try.
+        """
+        try:
+            moved: int = await self.writer.submit(self.state.link)
+            return moved
+        except StoreError as exc:
+            log.warning("linking events to incidents deferred", extra={"error": exc.detail})
+            return 0
+        finally:
+            self._linking = None
 
     def _count(self, items: Sequence[EventIn], result: IngestResult) -> None:
         counts: dict[tuple[str, bool], int] = {}

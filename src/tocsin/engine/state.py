@@ -24,7 +24,7 @@ from tocsin.engine.correlate import CorrelationIndex, OpenIncident, correlation_
 from tocsin.engine.mapping import effective_mappings
 from tocsin.engine.policy import judge_alarm_type
 from tocsin.model import OPEN_STATES, UNCLASSIFIED_KEY, AlarmType
-from tocsin.store import repo
+from tocsin.store import links, repo
 from tocsin.store.writer import Tx
 
 __all__ = ("Change", "EngineState", "OutboxItem")
@@ -76,13 +76,28 @@ class EngineState:
         self.audited = audited or (lambda: None)
         self.listening = listening or (lambda: True)
         self._event_ids: Iterator[int] = itertools.count(1)
+        self._last_event_id = 0
+        self.linked_through = 0
+        """The store's link mark (``tocsin.store.links``), as of the last commit or reload."""
         self._incident_ids: Iterator[int] = itertools.count(1)
         self._outbox_ids: Iterator[int] = itertools.count(1)
 
     # -- ids ---------------------------------------------------------------------------
 
     def next_event_id(self) -> int:
-        return next(self._event_ids)
+        self._last_event_id = event_id = next(self._event_ids)
+        return event_id
+
+    def unlinked(self) -> int:
+        """About how many events are past the link mark (ids given out, so rolled-back ones too)."""
+        return self._last_event_id - self.linked_through
+
+    def link(self, tx: Tx) -> int:
+        """Writer job: link the events past the mark; returns how many ids the mark moved."""
+        tx.after_rollback(self.reload)
+        before = self.linked_through
+        self.linked_through = links.link_tail(tx.conn)
+        return self.linked_through - before
 
     def next_incident_id(self) -> int:
         return next(self._incident_ids)
@@ -133,13 +148,19 @@ class EngineState:
         return seeded
 
     def reload(self, conn: Connection) -> None:
-        """Rebuild dictionary, index and counters from the store (start, or after a rollback)."""
+        """Rebuild dictionary, index and counters from the store (start, or after a rollback).
+
+        Links the unlinked tail first: loading the open incidents looks up each one's first
+        event, which must not scan the tail once per incident.
+        """
+        self.linked_through = links.link_tail(conn)
         types = [t for t in repo.list_alarm_types(conn) if t.key != UNCLASSIFIED_KEY]
         known = {t.key for t in types} | {UNCLASSIFIED_KEY}
         self.dictionary.replace(types, effective_mappings(conn, known))
         self.index.load(self._open_from_row(r) for r in repo.load_open_incidents(conn, OPEN_STATES))
         top = repo.max_ids(conn)
         self._event_ids = itertools.count(top["events"] + 1)
+        self._last_event_id = top["events"]
         self._incident_ids = itertools.count(top["incidents"] + 1)
         self._outbox_ids = itertools.count(top["outbox"] + 1)
         log.info(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, u
 
 from tocsin._internal.clock import from_us
 from tocsin.model import AlarmType, Event, Incident, Location, TimelineEntry
+from tocsin.store import links
 from tocsin.store.bulk import driver_cursor, insert_many, update_from_values
 from tocsin.store.schema import alarm_type_changes, alarm_types, events, incidents, outbox, timeline, tokens
 
@@ -213,13 +214,7 @@ def load_open_incidents(conn: Connection, open_states: Iterable[str], ids: Seque
         incidents.c.priority,
     ]
     # The source of a site-less, location-less incident is that of its first event.
-    first_source = (
-        select(events.c.source)
-        .where(events.c.incident_id == incidents.c.id)
-        .order_by(events.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
+    first_source = select(events.c.source).where(events.c.id == links.first_event_id(incidents.c.id)).scalar_subquery()
     stmt = select(*cols, first_source.label("source")).where(incidents.c.handling.in_(list(open_states)))
     if ids is not None:
         stmt = stmt.where(incidents.c.id.in_(list(ids)))
@@ -234,14 +229,12 @@ def open_episodes(conn: Connection, alarm_type: str, open_states: Iterable[str],
     the incident still on the queue. Only events whose external id contains ``mark`` are
     the supervisor's own. Reads only the events of open incidents of the type.
     """
+    open_of_type = select(incidents.c.id).where(
+        incidents.c.alarm_type == alarm_type, incidents.c.handling.in_(list(open_states))
+    )
     stmt = (
         select(events.c.source, events.c.condition, events.c.occurred_us)
-        .join(incidents, incidents.c.id == events.c.incident_id)
-        .where(
-            incidents.c.alarm_type == alarm_type,
-            incidents.c.handling.in_(list(open_states)),
-            events.c.external_id.contains(mark, autoescape=True),
-        )
+        .where(events.c.id.in_(links.event_ids_of(open_of_type)), events.c.external_id.contains(mark, autoescape=True))
         .order_by(events.c.id)
     )
     latest: dict[str, tuple[str, int]] = {}
@@ -432,7 +425,9 @@ def get_incident(conn: Connection, incident_id: int) -> Incident | None:
 
 
 def incident_events(conn: Connection, incident_id: int, limit: int) -> list[Event]:
-    stmt = select(events).where(events.c.incident_id == incident_id).order_by(events.c.id.desc()).limit(limit)
+    """The newest ``limit`` events of an incident, newest first."""
+    ids = links.newest_event_ids(conn, incident_id, limit)
+    stmt = select(events).where(events.c.id.in_(ids)).order_by(events.c.id.desc())
     return [event_from_row(r) for r in conn.execute(stmt).mappings()]
 
 

@@ -30,8 +30,10 @@ __all__ = (
     "sessions",
     "users",
     "alarm_types",
+    "event_links",
     "events",
     "incidents",
+    "link_state",
     "metadata",
     "outbox",
     "timeline",
@@ -85,9 +87,27 @@ events = Table(
     Column("raw", Text),
     Column("incident_id", BigInteger),
     Index("ix_events_external_id_source", "external_id", "source", unique=True),
-    Index("ix_events_incident_id", "incident_id"),
     Index("ix_events_received_us", "received_us"),
 )
+"""No index on ``incident_id``: which events an incident has is ``event_links`` plus the
+unlinked tail (``tocsin.store.links`` says why)."""
+
+event_links = Table(
+    "event_links",
+    metadata,
+    Column("incident_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+"""(incident, event) for every event up to ``link_state.linked_through`` that has an incident."""
+
+link_state = Table(
+    "link_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("linked_through", BigInteger, nullable=False),
+)
+"""One row (id 1): the highest event id whose link is in ``event_links``."""
 
 incidents = Table(
     "incidents",

@@ -4,8 +4,10 @@ Run: ``.venv/bin/python bench/storage.py [--quick]``. No server, no engine: the 
 ingest job writes (``tocsin.store.repo``: event rows, correlation updates of their
 incidents) go through the same repo functions into a fresh database made by tocsin's own
 migrations, with ``synchronous=FULL``, one transaction per group, as the writer commits
-them. Each row of the table drops one secondary index of ``events`` (or all three), so the
-cost of each shows.
+them, and linking events to incidents as the engine does (``tocsin.store.links``, every
+``LINK_BATCH`` events). Each row of the table changes one thing, so the cost of each shows:
+dropping one secondary index of ``events`` (or both), or adding back the index on
+``events.incident_id`` that the links replaced (migration 0004).
 
 Why it exists: ``bench/ingest.py`` and ``bench/sia.py`` showed the single writer spends most
 of its time in SQLite, and this says where. The workload repeats ``bench/_load.py``'s mix: a
@@ -27,13 +29,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tocsin.store import repo
+from tocsin.store import links, repo
+from tocsin.store.links import LINK_BATCH
 from tocsin.store.sqlite import Database
 
 POOL = 2000
 NEW_SHARE = 0.05
 EPOCH_US = 1_700_000_000_000_000
-INDEXES = ("ix_events_incident_id", "ix_events_external_id_source", "ix_events_received_us")
+INDEXES = ("ix_events_external_id_source", "ix_events_received_us")
+OLD_INDEX = "CREATE INDEX ix_events_incident_id ON events (incident_id)"
+"""What stood in for the links before migration 0004."""
 
 console = Console(highlight=False)
 if not console.is_terminal:
@@ -88,21 +93,28 @@ def _event(event_id: int, incident_id: int, at: int) -> dict[str, Any]:
     }
 
 
-def measure(dropped: tuple[str, ...], group: int, events: int) -> tuple[float, float, float]:
-    """Store ``events`` in groups of ``group``; returns (µs/event, of which COMMIT, MB on disk)."""
+def measure(
+    dropped: tuple[str, ...], group: int, events: int, *, old_index: bool = False
+) -> tuple[float, float, float]:
+    """Store ``events`` in groups of ``group``; returns (µs/event, of which COMMIT, MB on disk).
+
+    ``old_index``: index ``events.incident_id`` and link nothing, as before migration 0004.
+    """
     with tempfile.TemporaryDirectory(prefix="tocsin-storage-bench-") as tmp:
         db = Database(Path(tmp) / "bench.db", synchronous="FULL")
         try:
             with db.write_engine.connect() as conn:
                 for name in dropped:
                     conn.exec_driver_sql(f"DROP INDEX {name}")
+                if old_index:
+                    conn.exec_driver_sql(OLD_INDEX)
                 conn.commit()
                 with conn.begin():
                     repo.insert_incidents(conn, [_incident(i, EPOCH_US) for i in range(1, POOL + 1)])
                 rng = random.Random(1)
                 cum = list(itertools.accumulate(1 / (i + 1) for i in range(POOL)))
                 sites = range(1, POOL + 1)
-                next_incident, event_id, committing = POOL + 1, 0, 0.0
+                next_incident, event_id, committing, linked = POOL + 1, 0, 0.0, 0
                 started = time.perf_counter()
                 while event_id < events:
                     rows: list[dict[str, Any]] = []
@@ -139,6 +151,9 @@ def measure(dropped: tuple[str, ...], group: int, events: int) -> tuple[float, f
                     t = time.perf_counter()
                     tx.commit()
                     committing += time.perf_counter() - t
+                    if not old_index and event_id - linked >= LINK_BATCH:
+                        with conn.begin():
+                            linked = links.link_tail(conn)
                 elapsed = time.perf_counter() - started
             size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
         finally:
@@ -151,16 +166,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer events, for a smoke run")
     args = parser.parse_args()
     events = 40_000 if args.quick else 300_000
-    variants: list[tuple[str, tuple[str, ...]]] = [("all three", ())]
-    variants += [(f"without {name}", (name,)) for name in INDEXES]
-    variants.append(("none of them", INDEXES))
+    variants: list[tuple[str, tuple[str, ...], bool]] = [("as shipped: both, and links", (), False)]
+    variants.append(("+ index on incident_id, no links (before 0004)", (), True))
+    variants += [(f"without {name}", (name,), False) for name in INDEXES]
+    variants.append(("neither", INDEXES, False))
     table = Table(title=f"SQLite store, synchronous=FULL: {events:,} events, {POOL:,}-site pool, {NEW_SHARE:.0%} new")
-    for column in ("events indexes", "group", "µs/event", "of which COMMIT", "events/s", "vs all three", "MB"):
+    for column in ("events indexes", "group", "µs/event", "of which COMMIT", "events/s", "vs shipped", "MB"):
         table.add_column(column, justify="left" if column == "events indexes" else "right")
     for group in (400, 50):
         base: float | None = None
-        for label, dropped in variants:
-            per_event, commit, size = measure(dropped, group, events)
+        for label, dropped, old_index in variants:
+            per_event, commit, size = measure(dropped, group, events, old_index=old_index)
             console.print(f"  group {group}, {label}: {per_event:.1f} µs/event")
             base = base or per_event
             table.add_row(

@@ -94,8 +94,8 @@ def purge_batch(
         conn = tx.conn
         inc_ids = list(conn.execute(_expired_incidents(now_us).limit(BATCH)).scalars())
         if inc_ids:
-            of_expired = links.event_ids_of(select(incidents.c.id).where(incidents.c.id.in_(inc_ids)))
-            ev_ids = list(conn.execute(select(events.c.id).where(events.c.id.in_(of_expired))).scalars())
+            of_expired = links.event_ids_of(inc_ids)
+            ev_ids = list(conn.execute(of_expired).scalars())
             conn.execute(delete(events).where(events.c.id.in_(of_expired)))
             links.forget(conn, inc_ids)
             conn.execute(delete(timeline).where(timeline.c.incident_id.in_(inc_ids)))

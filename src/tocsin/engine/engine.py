@@ -61,7 +61,7 @@ class Engine:
 
     def link_soon(self, at_least: int = 1) -> None:
         """Start linking if ``at_least`` events wait for it and no linking job is under way."""
-        if self._linking is None and self.state.unlinked() >= at_least:
+        if (self._linking is None or self._linking.done()) and self.state.unlinked() >= at_least:
             self._linking = asyncio.ensure_future(self.link())
 
     async def link(self) -> int:
@@ -71,12 +71,10 @@ class Engine:
         """
         try:
             moved: int = await self.writer.submit(self.state.link)
-            return moved
         except StoreError as exc:
             log.warning("linking events to incidents deferred", extra={"error": exc.detail})
             return 0
-        finally:
-            self._linking = None
+        return moved
 
     def _count(self, items: Sequence[EventIn], result: IngestResult) -> None:
         counts: dict[tuple[str, bool], int] = {}

@@ -75,8 +75,8 @@ class EngineState:
         self.deliver = deliver or (lambda _items: None)
         self.audited = audited or (lambda: None)
         self.listening = listening or (lambda: True)
-        self._event_ids: Iterator[int] = itertools.count(1)
         self._last_event_id = 0
+        """The highest event id given out: ``next_event_id`` counts on from it."""
         self.linked_through = 0
         """The store's link mark (``tocsin.store.links``), as of the last commit or reload."""
         self._incident_ids: Iterator[int] = itertools.count(1)
@@ -85,8 +85,8 @@ class EngineState:
     # -- ids ---------------------------------------------------------------------------
 
     def next_event_id(self) -> int:
-        self._last_event_id = event_id = next(self._event_ids)
-        return event_id
+        self._last_event_id += 1
+        return self._last_event_id
 
     def unlinked(self) -> int:
         """About how many events are past the link mark (ids given out, so rolled-back ones too)."""
@@ -159,7 +159,6 @@ class EngineState:
         self.dictionary.replace(types, effective_mappings(conn, known))
         self.index.load(self._open_from_row(r) for r in repo.load_open_incidents(conn, OPEN_STATES))
         top = repo.max_ids(conn)
-        self._event_ids = itertools.count(top["events"] + 1)
         self._last_event_id = top["events"]
         self._incident_ids = itertools.count(top["incidents"] + 1)
         self._outbox_ids = itertools.count(top["outbox"] + 1)

@@ -20,6 +20,7 @@ stays short.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, Select, func, insert, select, union_all, update
@@ -75,12 +76,12 @@ def link_tail(conn: Connection) -> int:
     return top
 
 
-def _belongs(column: Any, incident: int | Select[Any]) -> Any:
-    return column.in_(incident) if isinstance(incident, Select) else column == incident
+def _belongs(column: Any, incident: int | Sequence[int] | Select[Any]) -> Any:
+    return column == incident if isinstance(incident, int) else column.in_(incident)
 
 
-def event_ids_of(incident: int | Select[Any]) -> Select[Any]:
-    """The ids of the events of ``incident`` (an id, or a SELECT of incident ids), for ``IN``."""
+def event_ids_of(incident: int | Sequence[int] | Select[Any]) -> Select[Any]:
+    """The ids of the events of ``incident`` (an id, ids, or a SELECT of ids): a SELECT, for ``IN`` or alone."""
     return select(
         union_all(
             select(event_links.c.event_id.label("id")).where(_belongs(event_links.c.incident_id, incident)),

@@ -35,8 +35,9 @@ Contract:
   group too. Fairness: while bulk jobs wait, a bulk group (which takes the urgent jobs
   waiting when it forms, if it has room) runs between two urgent-only groups, so neither
   lane can starve the other. An urgent job still waits for the group in progress, so
-  while urgent jobs flow, bulk groups are kept small (``BULK_GROUP_WHILE_URGENT``). Across the lanes, order is not kept:
-  callers that need one job to see another's writes submit it after awaiting the first.
+  while urgent jobs flow, bulk groups are kept small (``BULK_GROUP_WHILE_URGENT``).
+  Across the lanes, order is not kept: callers that need one job to see another's writes
+  submit it after awaiting the first.
 
 On SQLite, WAL checkpoints (copying the log into the database file, with an fsync) are
 made every ``CHECKPOINT_INTERVAL_S`` by a thread of their own on a connection of their
@@ -318,7 +319,7 @@ class Writer:
                         break
                     stopping = self._take(item, bulk) or stopping
                 if not self._urgent.empty() and (urgent_turn or not bulk):
-                    group, weight = self._urgent_group()
+                    group, weight = self._add_urgent([], 0)
                     urgent_turn = False
                     urgent_at = time.monotonic()
                 else:
@@ -337,9 +338,8 @@ class Writer:
             bulk.append(item)
         return item is _STOP
 
-    def _urgent_group(self, group: list[_Job[Any]] | None = None, weight: int = 0) -> tuple[list[_Job[Any]], int]:
-        """Add waiting urgent jobs to ``group`` (a new one by default) up to the group bound."""
-        group = [] if group is None else group
+    def _add_urgent(self, group: list[_Job[Any]], weight: int) -> tuple[list[_Job[Any]], int]:
+        """Add waiting urgent jobs to ``group`` (of ``weight`` so far) up to the group bound."""
         while weight < self._max_group:
             try:
                 job = self._urgent.get_nowait()
@@ -357,7 +357,7 @@ class Writer:
             job = bulk.popleft()
             group.append(job)
             weight += job.weight
-        return self._urgent_group(group, weight)
+        return self._add_urgent(group, weight)
 
     def _commit_group(self, conn: Connection, group: list[_Job[Any]], weight: int) -> None:
         started = time.perf_counter()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,7 +15,9 @@ from sqlalchemy import func, select, text
 from tocsin.errors import StoreUnavailable
 from tocsin.store.schema import tokens
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import BULK_GROUP_WHILE_URGENT, Tx
+from tocsin.store.writer import BULK_GROUP_WHILE_URGENT, Tx, Writer
+
+T = TypeVar("T")
 
 
 def _insert(name: str) -> Callable[[Tx], str]:
@@ -29,24 +33,43 @@ def _count(db: Database) -> int:
         return int(conn.execute(select(func.count()).select_from(tokens)).scalar_one())
 
 
-def test_concurrent_jobs_share_commits(db: Database) -> None:
-    writer = db.writer(max_pending=10_000, max_group_weight=1000)
-    gate = threading.Event()
+def _serve(writer: Writer, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main`` while the writer's thread runs; stop it after."""
     writer.start()
-
-    async def main() -> list[str]:
-        # Hold the writer busy so the next 200 jobs queue up behind it and commit together.
-        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5)))
-        await asyncio.sleep(0.05)
-        jobs = [asyncio.ensure_future(writer.submit(_insert(f"t{i}"))) for i in range(200)]
-        gate.set()
-        await blocker
-        return list(await asyncio.gather(*jobs))
-
     try:
-        names = asyncio.run(main())
+        return asyncio.run(main())
     finally:
         writer.stop()
+
+
+@contextlib.asynccontextmanager
+async def _held(writer: Writer, *, weight: int = 1, first: Callable[[], object] = lambda: None) -> AsyncIterator[None]:
+    """Keep the writer busy on one job (of ``weight``; ``first`` runs as it starts) for the
+    block, so what the block submits queues up behind it; let it go on leaving."""
+    gate = threading.Event()
+
+    def hold(tx: Tx) -> None:
+        first()
+        gate.wait(5)
+
+    blocker = asyncio.ensure_future(writer.submit(hold, weight=weight))
+    await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        gate.set()
+        await blocker
+
+
+def test_concurrent_jobs_share_commits(db: Database) -> None:
+    writer = db.writer(max_pending=10_000, max_group_weight=1000)
+
+    async def main() -> list[str]:
+        async with _held(writer):  # the next 200 jobs queue up behind it and commit together
+            jobs = [asyncio.ensure_future(writer.submit(_insert(f"t{i}"))) for i in range(200)]
+        return list(await asyncio.gather(*jobs))
+
+    names = _serve(writer, main)
     assert names == [f"t{i}" for i in range(200)]
     assert _count(db) == 200
     assert writer.stats.jobs == 201
@@ -56,7 +79,6 @@ def test_concurrent_jobs_share_commits(db: Database) -> None:
 def test_failing_job_rolls_back_alone(db: Database) -> None:
     writer = db.writer(max_pending=10_000, max_group_weight=1000)
     repaired: list[bool] = []
-    gate = threading.Event()
 
     def bad(tx: Tx) -> None:
         tx.conn.execute(tokens.insert().values(name="bad", role="device", hash="bad", created_us=0))
@@ -64,19 +86,12 @@ def test_failing_job_rolls_back_alone(db: Database) -> None:
         raise RuntimeError("boom")
 
     async def main() -> tuple[object, ...]:
-        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5)))
-        await asyncio.sleep(0.05)
-        futs = [writer.submit(_insert("a")), writer.submit(bad), writer.submit(_insert("b"))]
-        tasks = [asyncio.ensure_future(f) for f in futs]
-        gate.set()
-        await blocker
+        async with _held(writer):
+            futs = [writer.submit(_insert("a")), writer.submit(bad), writer.submit(_insert("b"))]
+            tasks = [asyncio.ensure_future(f) for f in futs]
         return tuple(await asyncio.gather(*tasks, return_exceptions=True))
 
-    writer.start()
-    try:
-        a, boom, b = asyncio.run(main())
-    finally:
-        writer.stop()
+    a, boom, b = _serve(writer, main)
     assert (a, b) == ("a", "b")
     assert isinstance(boom, RuntimeError)
     assert repaired == [True]
@@ -86,47 +101,31 @@ def test_failing_job_rolls_back_alone(db: Database) -> None:
 
 def test_queue_over_bound_is_refused_not_queued(db: Database) -> None:
     writer = db.writer(max_pending=100, max_group_weight=1000)
-    gate = threading.Event()
-    writer.start()
 
     async def main() -> None:
-        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5), weight=90))
-        await asyncio.sleep(0.05)
-        with pytest.raises(StoreUnavailable) as info:
-            await writer.submit(_insert("x"), weight=20)
-        assert info.value.retry_after >= 1 and info.value.status_code == 503
-        gate.set()
-        await blocker
+        async with _held(writer, weight=90):
+            with pytest.raises(StoreUnavailable) as info:
+                await writer.submit(_insert("x"), weight=20)
+            assert info.value.retry_after >= 1 and info.value.status_code == 503
         assert await writer.submit(_insert("y"), weight=20) == "y"
 
-    try:
-        asyncio.run(main())
-    finally:
-        writer.stop()
+    _serve(writer, main)
 
 
 def test_urgent_jobs_have_a_reserve_past_the_bound(db: Database) -> None:
     writer = db.writer(max_pending=100, max_group_weight=1000)
-    gate = threading.Event()
-    writer.start()
 
     async def main() -> None:
-        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5), weight=95))
-        await asyncio.sleep(0.05)
-        with pytest.raises(StoreUnavailable):  # bulk: refused at the bound
-            await writer.submit(_insert("bulk"), weight=10)
-        urgent = asyncio.ensure_future(writer.submit(_insert("urgent"), weight=10, urgent=True))
-        await asyncio.sleep(0.01)
-        with pytest.raises(StoreUnavailable):  # the reserve is a tenth of the bound, no more
-            await writer.submit(_insert("late"), weight=10, urgent=True)
-        gate.set()
-        await blocker
+        async with _held(writer, weight=95):
+            with pytest.raises(StoreUnavailable):  # bulk: refused at the bound
+                await writer.submit(_insert("bulk"), weight=10)
+            urgent = asyncio.ensure_future(writer.submit(_insert("urgent"), weight=10, urgent=True))
+            await asyncio.sleep(0.01)
+            with pytest.raises(StoreUnavailable):  # the reserve is a tenth of the bound, no more
+                await writer.submit(_insert("late"), weight=10, urgent=True)
         assert await urgent == "urgent"
 
-    try:
-        asyncio.run(main())
-    finally:
-        writer.stop()
+    _serve(writer, main)
 
 
 def test_after_commit_runs_only_for_committed_jobs(db: Database) -> None:
@@ -145,11 +144,7 @@ def test_after_commit_runs_only_for_committed_jobs(db: Database) -> None:
         with pytest.raises(ValueError):
             await writer.submit(fails)
 
-    writer.start()
-    try:
-        asyncio.run(main())
-    finally:
-        writer.stop()
+    _serve(writer, main)
     assert seen == ["ok"]
 
 
@@ -166,7 +161,6 @@ def test_wal_and_durable_sync(tmp_path: Path) -> None:
 def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]], weight: int = 1) -> list[list[str]]:
     """Queue ``(name, urgent)`` jobs of ``weight`` behind a busy writer, release it; the groups as committed."""
     writer = db.writer(max_pending=10_000, max_group_weight=max_group)
-    gate = threading.Event()
     ran: list[str] = []
     groups: list[list[str]] = []
 
@@ -178,26 +172,15 @@ def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]], we
     def job(name: str) -> Callable[[Tx], None]:
         return lambda tx: ran.append(name)
 
-    def blocker_job(tx: Tx) -> None:
-        ran.append("blocker")
-        gate.wait(5)
-
     async def main() -> None:
-        blocker = asyncio.ensure_future(writer.submit(blocker_job))
-        await asyncio.sleep(0.05)
-        tasks = [
-            asyncio.ensure_future(writer.submit(job(name), weight=weight, urgent=urgent)) for name, urgent in queued
-        ]
-        await asyncio.sleep(0.05)  # every job is queued before the writer is let go
-        gate.set()
-        await blocker
+        async with _held(writer, first=lambda: ran.append("blocker")):
+            tasks = [
+                asyncio.ensure_future(writer.submit(job(name), weight=weight, urgent=urgent)) for name, urgent in queued
+            ]
+            await asyncio.sleep(0.05)  # every job is queued before the writer is let go
         await asyncio.gather(*tasks)
 
-    writer.start()
-    try:
-        asyncio.run(main())
-    finally:
-        writer.stop()
+    _serve(writer, main)
     return groups
 
 

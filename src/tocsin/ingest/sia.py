@@ -52,7 +52,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -78,6 +77,7 @@ from tocsin.ingest.sia_codec import (
 )
 from tocsin.ingest.sia_crypto import decode_text
 from tocsin.ingest.sia_events import RETRANSMIT_WINDOW_S, Unprocessable, frame_events, frame_external_id
+from tocsin.ingest.sia_listen import BACKLOG, SiaSockets, bind_sockets, parse_address
 from tocsin.ingest.supervision import DEFAULT_GRACE_S, Outages, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
@@ -91,8 +91,6 @@ __all__ = (
     "SiaConfig",
     "SiaMetrics",
     "SiaReceiver",
-    "SiaSockets",
-    "bind_sockets",
     "validate_config",
     "frame_external_id",
     "utcnow",
@@ -168,13 +166,6 @@ class SiaMetrics(msgspec.Struct):
     junk_bytes: int = 0
 
 
-def _parse_address(text: str, what: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"sia.{what} must be 'host:port', got {text!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 class _Account:
     """An account as the receiver uses it: canonical id, key bytes, supervision period."""
 
@@ -203,41 +194,6 @@ class _Account:
         )
 
 
-_BACKLOG = 1024
-"""Connections the kernel queues before they are accepted: panels reconnect all at once after an outage."""
-
-SiaSockets = tuple[socket.socket | None, socket.socket | None]
-"""The receiver's bound TCP (listening) and UDP sockets, None where not configured."""
-
-
-def bind_sockets(config: SiaConfig) -> SiaSockets:
-    """Bind the TCP and UDP addresses of ``config``.
-
-    Separate from :meth:`SiaReceiver.start` so that a receiver run in a process of its own
-    (:mod:`.sia_process`) is handed sockets its parent bound: a bind error is then the
-    parent's, and the kernel keeps queueing connections while a child is restarted.
-
-    Raises:
-        ConfigError: a bad ``host:port``, or an address that cannot be bound (in use, not local...).
-    """
-    tcp_addr = _parse_address(config.tcp, "tcp") if config.tcp else None
-    udp_addr = _parse_address(config.udp, "udp") if config.udp else None
-    tcp: socket.socket | None = None
-    udp: socket.socket | None = None
-    try:
-        if tcp_addr is not None:
-            tcp = socket.create_server(tcp_addr, family=_family(tcp_addr), backlog=_BACKLOG)
-        if udp_addr is not None:
-            udp = socket.socket(_family(udp_addr), socket.SOCK_DGRAM)
-            udp.bind(udp_addr)
-    except OSError as exc:
-        for sock in (tcp, udp):
-            if sock is not None:
-                sock.close()
-        raise ConfigError(f"SIA receiver cannot listen: {exc.strerror or exc}") from exc
-    return tcp, udp
-
-
 def validate_config(config: SiaConfig) -> None:
     """Check ``config`` as :class:`SiaReceiver` does, for whoever starts one elsewhere (:mod:`.sia_process`).
 
@@ -251,7 +207,7 @@ def _accounts(config: SiaConfig) -> dict[str, _Account]:
     """The accounts of ``config`` by id, with its addresses checked (a ConfigError names what is wrong)."""
     for text, what in ((config.tcp, "tcp"), (config.udp, "udp")):
         if text:
-            _parse_address(text, what)
+            parse_address(text, what)
     accounts: dict[str, _Account] = {}
     for conf in config.account:
         account = _Account(conf)
@@ -259,11 +215,6 @@ def _accounts(config: SiaConfig) -> dict[str, _Account]:
             raise ConfigError(f"SIA account {conf.id!r} is configured twice")
         accounts[account.id] = account
     return accounts
-
-
-def _family(addr: tuple[str, int]) -> socket.AddressFamily:
-    """IPv4 or IPv6, as the host resolves (first answer); raises ``socket.gaierror`` (an OSError)."""
-    return socket.getaddrinfo(*addr, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
 
 
 def _peer(addr: Any) -> str:
@@ -384,9 +335,9 @@ class SiaReceiver:
             ConfigError: an address cannot be bound (in use, not local...).
         """
         loop = asyncio.get_running_loop()
-        tcp, udp = sockets if sockets is not None else bind_sockets(self.config)
+        tcp, udp = sockets if sockets is not None else bind_sockets(self.config.tcp, self.config.udp)
         if tcp is not None:
-            self._tcp_server = await asyncio.start_server(self._serve_tcp, sock=tcp, backlog=_BACKLOG)
+            self._tcp_server = await asyncio.start_server(self._serve_tcp, sock=tcp, backlog=BACKLOG)
         if udp is not None:
             transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp)
             self._udp_transport = transport

@@ -42,7 +42,8 @@ import msgspec
 from tocsin._internal.logging import configure_logging
 from tocsin.errors import ConfigError, IngestError, StoreError, StoreUnavailable, TocsinError
 from tocsin.ingest.door import Accept
-from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, bind_sockets, validate_config
+from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, validate_config
+from tocsin.ingest.sia_listen import bind_sockets
 from tocsin.ingest.supervision import Outages
 from tocsin.model import Actor, EventIn
 
@@ -185,7 +186,7 @@ class SiaProcess:
         Raises:
             ConfigError: an address cannot be bound, or the child did not start.
         """
-        self._tcp, self._udp = bind_sockets(self.config)
+        self._tcp, self._udp = bind_sockets(self.config.tcp, self.config.udp)
         try:
             reader = await self._spawn(outages or {})
         except BaseException:

@@ -28,6 +28,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Connection
 
 from tocsin.store import links, repo
 from tocsin.store.links import LINK_BATCH
@@ -93,6 +94,68 @@ def _event(event_id: int, incident_id: int, at: int) -> dict[str, Any]:
     }
 
 
+class _Workload:
+    """The groups the writer would commit: event rows, new incidents, correlation updates."""
+
+    def __init__(self) -> None:
+        self._rng = random.Random(1)
+        self._cum = list(itertools.accumulate(1 / (i + 1) for i in range(POOL)))
+        self._sites = range(1, POOL + 1)
+        self._next_incident = POOL + 1
+        self.event_id = 0
+
+    def group(self, size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        rows: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        touched: dict[int, int] = {}
+        for _ in range(size):
+            self.event_id += 1
+            at = EPOCH_US + self.event_id
+            if self._rng.random() < NEW_SHARE:
+                incident_id, self._next_incident = self._next_incident, self._next_incident + 1
+                new.append(_incident(incident_id, at))
+            else:
+                incident_id = self._rng.choices(self._sites, cum_weights=self._cum)[0]
+                touched[incident_id] = touched.get(incident_id, 0) + 1
+            rows.append(_event(self.event_id, incident_id, at))
+        last = EPOCH_US + self.event_id
+        updates = [
+            {
+                "b_id": i,
+                "b_last": last,
+                "b_first": EPOCH_US,
+                "b_first_moved": False,
+                "b_added": n,
+                "b_condition": "active",
+                "b_updated": last,
+                "b_lat": None,
+                "b_lon": None,
+            }
+            for i, n in touched.items()
+        ]
+        return rows, new, updates
+
+
+def _run(conn: Connection, group: int, events: int, *, link: bool) -> tuple[float, float]:
+    """Commit ``events`` in groups (linking every ``LINK_BATCH`` if ``link``); (seconds, of which COMMIT)."""
+    workload = _Workload()
+    committing, linked = 0.0, 0
+    started = time.perf_counter()
+    while workload.event_id < events:
+        rows, new, updates = workload.group(group)
+        tx = conn.begin()
+        repo.insert_events(conn, rows)
+        repo.insert_incidents(conn, new)
+        repo.update_touched(conn, updates)
+        t = time.perf_counter()
+        tx.commit()
+        committing += time.perf_counter() - t
+        if link and workload.event_id - linked >= LINK_BATCH:
+            with conn.begin():
+                linked = links.link_tail(conn)
+    return time.perf_counter() - started, committing
+
+
 def measure(
     dropped: tuple[str, ...], group: int, events: int, *, old_index: bool = False
 ) -> tuple[float, float, float]:
@@ -111,50 +174,7 @@ def measure(
                 conn.commit()
                 with conn.begin():
                     repo.insert_incidents(conn, [_incident(i, EPOCH_US) for i in range(1, POOL + 1)])
-                rng = random.Random(1)
-                cum = list(itertools.accumulate(1 / (i + 1) for i in range(POOL)))
-                sites = range(1, POOL + 1)
-                next_incident, event_id, committing, linked = POOL + 1, 0, 0.0, 0
-                started = time.perf_counter()
-                while event_id < events:
-                    rows: list[dict[str, Any]] = []
-                    new: list[dict[str, Any]] = []
-                    touched: dict[int, int] = {}
-                    for _ in range(group):
-                        event_id += 1
-                        at = EPOCH_US + event_id
-                        if rng.random() < NEW_SHARE:
-                            incident_id, next_incident = next_incident, next_incident + 1
-                            new.append(_incident(incident_id, at))
-                        else:
-                            incident_id = rng.choices(sites, cum_weights=cum)[0]
-                            touched[incident_id] = touched.get(incident_id, 0) + 1
-                        rows.append(_event(event_id, incident_id, at))
-                    updates = [
-                        {
-                            "b_id": i,
-                            "b_last": EPOCH_US + event_id,
-                            "b_first": EPOCH_US,
-                            "b_first_moved": False,
-                            "b_added": n,
-                            "b_condition": "active",
-                            "b_updated": EPOCH_US + event_id,
-                            "b_lat": None,
-                            "b_lon": None,
-                        }
-                        for i, n in touched.items()
-                    ]
-                    tx = conn.begin()
-                    repo.insert_events(conn, rows)
-                    repo.insert_incidents(conn, new)
-                    repo.update_touched(conn, updates)
-                    t = time.perf_counter()
-                    tx.commit()
-                    committing += time.perf_counter() - t
-                    if not old_index and event_id - linked >= LINK_BATCH:
-                        with conn.begin():
-                            linked = links.link_tail(conn)
-                elapsed = time.perf_counter() - started
+                elapsed, committing = _run(conn, group, events, link=not old_index)
             size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
         finally:
             db.close()

@@ -1,8 +1,11 @@
-"""Shared fixtures: a migrated database and an engine driven synchronously."""
+"""Shared fixtures: a migrated database, an engine driven synchronously, a writer held busy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from tocsin.engine.ingest import IngestResult, ingest_job
 from tocsin.engine.state import EngineState
 from tocsin.model import Actor, EventIn
 from tocsin.store.sqlite import Database, open_database
+from tocsin.store.writer import Tx, Writer
 
 
 class SyncEngine:
@@ -27,6 +31,27 @@ class SyncEngine:
             ingest_job(self.state, events, received_us=received_us, actor=Actor(name="test", role="device"))
         )
         return result
+
+
+@contextlib.asynccontextmanager
+async def held_writer(
+    writer: Writer, *, weight: int = 1, first: Callable[[], object] = lambda: None
+) -> AsyncIterator[None]:
+    """Keep the writer busy on one job (of ``weight``; ``first`` runs as it starts) for the
+    block, so what the block submits queues up behind it; let it go on leaving."""
+    gate = threading.Event()
+
+    def hold(tx: Tx) -> None:
+        first()
+        gate.wait(5)
+
+    blocker = asyncio.ensure_future(writer.submit(hold, weight=weight))
+    await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        gate.set()
+        await blocker
 
 
 @pytest.fixture

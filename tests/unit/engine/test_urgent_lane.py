@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 from sqlalchemy import select
 
+from tests.conftest import held_writer
 from tocsin.engine.engine import Engine
 from tocsin.engine.state import EngineState
 from tocsin.metrics import Metrics
 from tocsin.model import ActionRequest, Actor, EventIn
 from tocsin.store.schema import timeline
 from tocsin.store.sqlite import Database
-from tocsin.store.writer import Tx
 
 DEVICE = Actor(name="panel", role="device")
 OPERATOR = Actor(name="op", role="operator")
@@ -28,21 +27,15 @@ def test_urgent_ingest_and_actions_run_before_bulk_ingest_queued_earlier(db: Dat
     state = EngineState()
     writer.run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
     engine = Engine(state, writer, Metrics())
-    gate = threading.Event()
-
-    def busy(tx: Tx) -> None:
-        gate.wait(5)
 
     async def main() -> tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]]:
-        blocker = asyncio.ensure_future(writer.submit(busy))
-        await asyncio.sleep(0.05)
-        bulk = asyncio.ensure_future(engine.ingest([_event(f"b{i}") for i in range(50)], DEVICE))
-        await asyncio.sleep(0.01)
-        urgent = asyncio.ensure_future(engine.ingest([_event("panel")], DEVICE, urgent=True))
-        acted = asyncio.ensure_future(engine.act(opened, ActionRequest(action="acknowledge"), OPERATOR))
-        await asyncio.sleep(0.05)
-        gate.set()
-        await asyncio.gather(blocker, acted)
+        async with held_writer(writer):
+            bulk = asyncio.ensure_future(engine.ingest([_event(f"b{i}") for i in range(50)], DEVICE))
+            await asyncio.sleep(0.01)
+            urgent = asyncio.ensure_future(engine.ingest([_event("panel")], DEVICE, urgent=True))
+            acted = asyncio.ensure_future(engine.act(opened, ActionRequest(action="acknowledge"), OPERATOR))
+            await asyncio.sleep(0.05)
+        await acted
         return await bulk, await urgent
 
     writer.start()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.conftest import held_writer
 from tocsin.errors import StoreUnavailable
 from tocsin.store.schema import tokens
 from tocsin.store.sqlite import Database
@@ -42,30 +41,11 @@ def _serve(writer: Writer, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         writer.stop()
 
 
-@contextlib.asynccontextmanager
-async def _held(writer: Writer, *, weight: int = 1, first: Callable[[], object] = lambda: None) -> AsyncIterator[None]:
-    """Keep the writer busy on one job (of ``weight``; ``first`` runs as it starts) for the
-    block, so what the block submits queues up behind it; let it go on leaving."""
-    gate = threading.Event()
-
-    def hold(tx: Tx) -> None:
-        first()
-        gate.wait(5)
-
-    blocker = asyncio.ensure_future(writer.submit(hold, weight=weight))
-    await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        gate.set()
-        await blocker
-
-
 def test_concurrent_jobs_share_commits(db: Database) -> None:
     writer = db.writer(max_pending=10_000, max_group_weight=1000)
 
     async def main() -> list[str]:
-        async with _held(writer):  # the next 200 jobs queue up behind it and commit together
+        async with held_writer(writer):  # the next 200 jobs queue up behind it and commit together
             jobs = [asyncio.ensure_future(writer.submit(_insert(f"t{i}"))) for i in range(200)]
         return list(await asyncio.gather(*jobs))
 
@@ -86,7 +66,7 @@ def test_failing_job_rolls_back_alone(db: Database) -> None:
         raise RuntimeError("boom")
 
     async def main() -> tuple[object, ...]:
-        async with _held(writer):
+        async with held_writer(writer):
             futs = [writer.submit(_insert("a")), writer.submit(bad), writer.submit(_insert("b"))]
             tasks = [asyncio.ensure_future(f) for f in futs]
         return tuple(await asyncio.gather(*tasks, return_exceptions=True))
@@ -103,7 +83,7 @@ def test_queue_over_bound_is_refused_not_queued(db: Database) -> None:
     writer = db.writer(max_pending=100, max_group_weight=1000)
 
     async def main() -> None:
-        async with _held(writer, weight=90):
+        async with held_writer(writer, weight=90):
             with pytest.raises(StoreUnavailable) as info:
                 await writer.submit(_insert("x"), weight=20)
             assert info.value.retry_after >= 1 and info.value.status_code == 503
@@ -116,7 +96,7 @@ def test_urgent_jobs_have_a_reserve_past_the_bound(db: Database) -> None:
     writer = db.writer(max_pending=100, max_group_weight=1000)
 
     async def main() -> None:
-        async with _held(writer, weight=95):
+        async with held_writer(writer, weight=95):
             with pytest.raises(StoreUnavailable):  # bulk: refused at the bound
                 await writer.submit(_insert("bulk"), weight=10)
             urgent = asyncio.ensure_future(writer.submit(_insert("urgent"), weight=10, urgent=True))
@@ -173,7 +153,7 @@ def _run_queued(db: Database, max_group: int, queued: list[tuple[str, bool]], we
         return lambda tx: ran.append(name)
 
     async def main() -> None:
-        async with _held(writer, first=lambda: ran.append("blocker")):
+        async with held_writer(writer, first=lambda: ran.append("blocker")):
             tasks = [
                 asyncio.ensure_future(writer.submit(job(name), weight=weight, urgent=urgent)) for name, urgent in queued
             ]

@@ -956,6 +956,15 @@ def _detail(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _per_cpu(r: dict[str, Any] | None) -> float | None:
+    """Events per CPU-second the server spent: how much work each event costs, whatever
+    number of cores a peer spreads it over (Alertmanager uses both; tocsin's writer, one)."""
+    if not r or not r.get("server_cpu_pct"):
+        return None
+    per: float = r["items_per_s"] / (r["server_cpu_pct"] / 100)
+    return per
+
+
 def _mark(r: dict[str, Any] | None) -> str:
     return " *" if r and disturbed(r) > OTHER_CPU_WARN_PCT else ""
 
@@ -975,6 +984,8 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
         table.add_row(label, _num(tv) + _mark(tr), _num(av) + _mark(ar), _ratio(tv, av))
 
     row("batched ingest: events/s (100/request, 4 clients)", "batched", "items_per_s")
+    te, ae = _per_cpu(t.get("batched")), _per_cpu(a.get("batched"))
+    table.add_row("  the same per second of server CPU (100% of one core for 1 s)", _num(te), _num(ae), _ratio(te, ae))
     row(f"single-event requests/s ({sizes.single_conns} connections)", "single", "requests_per_s")
     row(
         f"webhook delivery: backlog of {POOL:,} new incidents drained (webhooks/s)",

@@ -100,7 +100,8 @@ class _IngestSink:
 _SINK = _IngestSink()
 _CLAIMED = "ingest.claimed"
 """``Tx.group`` key: (source, external_id) -> ids stored by earlier jobs of the group, whose
-rows are not in the database yet; a repeat in a later job must find them all the same."""
+rows are not in the database yet; a repeat in a later job must find them all the same (and
+in ``Tx.earlier``, those of groups staged but not yet committed)."""
 
 
 def ingest_job(
@@ -123,6 +124,10 @@ def ingest_job(
         claimed: dict[tuple[str, str], tuple[int, int | None]] = tx.group.setdefault(_CLAIMED, {})
         keys = {(e.source, e.external_id) for e in items if e.external_id is not None}
         known = {k: claimed[k] for k in keys if k in claimed}
+        for earlier in tx.earlier:  # groups still on their way to COMMIT (pipelining)
+            pending = earlier.get(_CLAIMED)
+            if pending:
+                known.update((k, pending[k]) for k in keys if k in pending)
         unknown = [k for k in keys if k not in known]
         if unknown:
             known.update(repo.find_existing(tx.conn, unknown))

@@ -37,9 +37,9 @@ def _names(conn: Connection) -> list[str]:
     return list(conn.execute(select(tokens.c.name).order_by(tokens.c.id)).scalars())
 
 
-def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
+def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]], *, pipelined: bool = True) -> list[Any]:
     """Submit ``jobs`` while the writer is held busy, so they commit as one group."""
-    writer = db.writer(max_pending=10_000, max_group_weight=1000)
+    writer = db.writer(max_pending=10_000, max_group_weight=1000, pipelined=pipelined)
     gate = threading.Event()
     writer.start()
 
@@ -59,7 +59,8 @@ def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
     return results
 
 
-def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_failed_deferred_job_drops_its_items_alone(db: Database, pipelined: bool) -> None:
     sink = TokenSink()
     repaired: list[bool] = []
 
@@ -74,7 +75,7 @@ def test_failed_deferred_job_drops_its_items_alone(db: Database) -> None:
 
         return job
 
-    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")])
+    a, boom, b = in_one_group(db, [defer("a"), defer("bad", fail=True), defer("b")], pipelined=pipelined)
     assert (a, b) == ("a", "b") and isinstance(boom, RuntimeError)
     assert sink.flushes == [["a", "b"]]  # one flush for the group, without the failed job's item
     assert repaired == [True]
@@ -121,7 +122,8 @@ def test_a_failing_direct_job_still_rolls_back_to_its_savepoint(db: Database) ->
         assert _names(conn) == ["kept"]
 
 
-def test_repeated_external_id_within_one_group_is_stored_once(db: Database) -> None:
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_repeated_external_id_within_one_group_is_stored_once(db: Database, pipelined: bool) -> None:
     state = EngineState()
     db.writer(max_pending=10, max_group_weight=10).run_blocking(lambda tx: state.bootstrap(tx.conn, now_us=1))
     ev = EventIn(type="fire.smoke", method="equipment", source="panel-1", site="s", external_id="e-1")
@@ -133,6 +135,7 @@ def test_repeated_external_id_within_one_group_is_stored_once(db: Database) -> N
             ingest_job(state, [ev], received_us=10, actor=actor),
             ingest_job(state, [ev, other], received_us=11, actor=actor),
         ],
+        pipelined=pipelined,
     )
     assert again[0] == first[0]
     with db.read_engine.connect() as conn:

@@ -46,8 +46,9 @@ third of each group. So a group made only of deferred-only jobs runs its jobs on
 writer thread, reading through the reader, while a commit stage (``tocsin.store.stage``)
 waits on the previous group's COMMIT; then the writer thread writes the group's items and
 hands its COMMIT to the stage. The jobs and the rows stay on one thread: a stage that also
-wrote the rows only fought the writer thread for the GIL (measured: no gain). What this
-changes for jobs:
+wrote the rows only fought the writer thread for the GIL (measured: no gain). An urgent
+group commits on the writer thread, as before: for stop-and-wait senders the two thread
+hand-offs cost more than the overlap gains. What this changes for jobs:
 - a staged job reads through the reader, which sees committed data only; the writes of
   the group still committing are visible through ``Tx.earlier`` (its ``Tx.group``
   scratch) instead;
@@ -352,7 +353,8 @@ class Writer:
                     except queue.Empty:
                         break
                     stopping = self._take(item, bulk) or stopping
-                if not self._urgent.empty() and (urgent_turn or not bulk):
+                urgent_only = not self._urgent.empty() and (urgent_turn or not bulk)
+                if urgent_only:
                     group, weight = self._add_urgent([], 0)
                     urgent_turn = False
                     urgent_at = time.monotonic()
@@ -365,7 +367,7 @@ class Writer:
                 if not group:
                     continue
                 if pipe is not None and all(getattr(job.fn, "deferred_only", False) for job in group):
-                    pipe.stage(group, weight)
+                    pipe.stage(group, weight, inline=urgent_only)
                 else:
                     if pipe is not None:
                         pipe.drain()
@@ -513,8 +515,14 @@ class _Pipeline:
         """Rollback hooks of failed jobs and groups, run by ``drain`` on the writer thread."""
         self._stage.start()
 
-    def stage(self, group: list[_Job[Any]], weight: int) -> None:
-        """Run the group's (deferred-only) jobs, write their rows, and hand on the COMMIT."""
+    def stage(self, group: list[_Job[Any]], weight: int, *, inline: bool = False) -> None:
+        """Run the group's (deferred-only) jobs, write their rows, and hand on the COMMIT.
+
+        ``inline``: COMMIT here instead, for a group whose callers hold their senders
+        waiting (an urgent group): handing the COMMIT to the stage's thread, and the
+        settling back, each wait for the GIL the writer thread holds, which costs such a
+        group more than the overlap gains (``bench/sia.py``: 12 % fewer frames/s).
+        """
         if self._failure is not None:
             self.drain()
         started = time.perf_counter()
@@ -552,7 +560,11 @@ class _Pipeline:
             self.drain()
             return
         self._owed.extend(hook for _, ok, _, tx in outcomes if not ok for hook in tx._after_rollback)
-        self._committing = (self._stage.hand(_Staged(group, weight, outcomes, started, trans)), scratch)
+        staged = _Staged(group, weight, outcomes, started, trans)
+        if inline:
+            self._commit(staged)
+        else:
+            self._committing = (self._stage.hand(staged), scratch)
         if self._owed:
             self.drain()  # the failed jobs' hooks run once the group is committed, before the next
 
@@ -570,7 +582,7 @@ class _Pipeline:
         self.drain()
 
     def _commit(self, staged: _Staged) -> None:
-        """Stage thread: COMMIT the group's transaction, or fail the group."""
+        """COMMIT the group's transaction, or fail the group (stage thread, or writer thread inline)."""
         outcomes = staged.outcomes
         try:
             staged.trans.commit()

@@ -185,3 +185,25 @@ def test_a_direct_job_after_staged_groups_sees_their_rows(db: Database, writer: 
         return seen
 
     assert _run(main) == 50
+
+
+def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_stage(
+    db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed_on: list[str] = []
+    original = writer_module._Pipeline._commit
+
+    def commit(pipe: Any, staged: Any) -> None:
+        committed_on.append(threading.current_thread().name)
+        original(pipe, staged)
+
+    monkeypatch.setattr(writer_module._Pipeline, "_commit", commit)
+    writer.start()
+
+    async def main() -> None:
+        await writer.submit(_token("bulk"))
+        await writer.submit(_token("urgent"), urgent=True)
+
+    _run(main)
+    assert committed_on == ["tocsin-commit", "tocsin-writer"]
+    assert _names(db) == ["bulk", "urgent"]

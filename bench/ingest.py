@@ -961,8 +961,7 @@ def _per_cpu(r: dict[str, Any] | None) -> float | None:
     number of cores a peer spreads it over (Alertmanager uses both; tocsin's writer, one)."""
     if not r or not r.get("server_cpu_pct"):
         return None
-    per: float = r["items_per_s"] / (r["server_cpu_pct"] / 100)
-    return per
+    return 100 * float(r["items_per_s"]) / float(r["server_cpu_pct"])
 
 
 def _mark(r: dict[str, Any] | None) -> str:

@@ -123,11 +123,9 @@ def ingest_job(
         tx.after_rollback(state.reload)
         claimed: dict[tuple[str, str], tuple[int, int | None]] = tx.group.setdefault(_CLAIMED, {})
         keys = {(e.source, e.external_id) for e in items if e.external_id is not None}
-        known = {k: claimed[k] for k in keys if k in claimed}
-        for earlier in tx.earlier:  # groups still on their way to COMMIT (pipelining)
-            pending = earlier.get(_CLAIMED)
-            if pending:
-                known.update((k, pending[k]) for k in keys if k in pending)
+        known: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for pending in (claimed, *(g[_CLAIMED] for g in tx.earlier if _CLAIMED in g)):  # earlier: still committing
+            known.update((k, pending[k]) for k in keys if k in pending)
         unknown = [k for k in keys if k not in known]
         if unknown:
             known.update(repo.find_existing(tx.conn, unknown))

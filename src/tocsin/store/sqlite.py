@@ -80,7 +80,7 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.write_engine = _engine(path, synchronous=synchronous.upper(), immediate=True, pool_size=1)
         self.read_engine = _engine(path, synchronous=synchronous.upper(), immediate=False, pool_size=readers)
-        self.stage_engine = _engine(path, synchronous=synchronous.upper(), immediate=False, pool_size=1)
+        self.staging_read_engine = _engine(path, synchronous=synchronous.upper(), immediate=False, pool_size=1)
         """The writer's own reader, for the jobs it stages while the last group commits."""
         migrate(self.write_engine)
 
@@ -88,7 +88,7 @@ class Database:
         """The single writer; ``pipelined`` overlaps staging and committing groups (see ``tocsin.store.writer``)."""
         return Writer(
             self.write_engine,
-            reader=self.stage_engine if pipelined else None,
+            reader=self.staging_read_engine if pipelined else None,
             max_pending=max_pending,
             max_group_weight=max_group_weight,
         )
@@ -105,7 +105,7 @@ class Database:
     def close(self) -> None:
         self.write_engine.dispose()
         self.read_engine.dispose()
-        self.stage_engine.dispose()
+        self.staging_read_engine.dispose()
 
 
 def open_database(path: str | Path, *, synchronous: str = "FULL") -> Database:

@@ -43,7 +43,7 @@ Pipelining: given a ``reader`` (a connection of its own on the same database), t
 overlaps a group's COMMIT with the next group's jobs. A COMMIT is mostly waiting (WAL
 writes and fsync, with the GIL released): done inline it left the writer idle for a
 third of each group. So a group made only of deferred-only jobs runs its jobs on the
-writer thread, reading through the reader, while a commit stage (``tocsin.store.stage``)
+writer thread, reading through the reader, while a commit stage (``tocsin.store.pipeline``)
 waits on the previous group's COMMIT; then the writer thread writes the group's items and
 hands its COMMIT to the stage. The jobs and the rows stay on one thread: a stage that also
 wrote the rows only fought the writer thread for the GIL (measured: no gain). An urgent
@@ -81,13 +81,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from tocsin.errors import StoreError, StoreUnavailable
 from tocsin.store.bulk import driver_cursor
-from tocsin.store.stage import Stage
+from tocsin.store.jobs import (
+    AfterRollback,
+    GroupSink,
+    Job,
+    Outcome,
+    Tx,
+    commit_error,
+    deferred_only,
+    failed,
+    flush_deferred,
+    rollback_hooks,
+)
+from tocsin.store.pipeline import Pipeline
 
 __all__ = (
     "BULK_GROUP_WHILE_URGENT",
@@ -104,9 +116,6 @@ __all__ = (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-AfterCommit = Callable[[], None]
-AfterRollback = Callable[[Connection], None]
 
 SWITCH_INTERVAL_S = 0.0005
 """The interpreter's thread switch interval while a writer runs (Python's default is 5 ms).
@@ -132,69 +141,10 @@ URGENT_RECENT_S = 0.1
 CHECKPOINT_INTERVAL_S = 0.25
 """How often the checkpoint thread copies the WAL into the database file (SQLite only)."""
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def deferred_only(fn: F) -> F:
-    """Mark a job as writing only through ``Tx.defer`` (see the module docstring)."""
-    fn.deferred_only = True  # type: ignore[attr-defined]
-    return fn
-
-
-class GroupSink(Protocol):
-    """Receives the deferred items of a whole group, once, before COMMIT (writer thread)."""
-
-    def flush(self, conn: Connection, items: list[Any]) -> None: ...
-
-
-class Tx:
-    """What a job may ask of the transaction it runs in."""
-
-    __slots__ = ("_after_commit", "_after_rollback", "_deferred", "conn", "earlier", "group")
-
-    def __init__(
-        self, conn: Connection, group: dict[str, Any] | None = None, earlier: tuple[dict[str, Any], ...] = ()
-    ) -> None:
-        self.conn = conn
-        self.group: dict[str, Any] = {} if group is None else group
-        """Scratch shared by the jobs of one group commit (see the module docstring)."""
-        self.earlier = earlier
-        """The ``group`` scratch of earlier groups not committed yet (pipelining), oldest first."""
-        self._after_commit: list[AfterCommit] = []
-        self._after_rollback: list[AfterRollback] = []
-        self._deferred: list[tuple[GroupSink, Any]] = []
-
-    def defer(self, sink: GroupSink, item: Any) -> None:
-        """Hand ``item`` to ``sink``, written with the group's other items before COMMIT."""
-        self._deferred.append((sink, item))
-
-    def after_commit(self, callback: AfterCommit) -> None:
-        """Run ``callback`` on the event loop once this job's writes are durable."""
-        self._after_commit.append(callback)
-
-    def after_rollback(self, callback: AfterRollback) -> None:
-        """Run ``callback(conn)`` on the writer thread if this job's writes are undone."""
-        self._after_rollback.append(callback)
-
-
-class _Job(Generic[T]):
-    __slots__ = ("fn", "future", "loop", "weight")
-
-    def __init__(
-        self, fn: Callable[[Tx], T], future: asyncio.Future[T], loop: asyncio.AbstractEventLoop, weight: int
-    ) -> None:
-        self.fn = fn
-        self.future = future
-        self.loop = loop
-        self.weight = weight
-
-
-_Outcome = tuple[_Job[Any], bool, Any, Tx]
-"""(job, whether it succeeded, its result or exception, its Tx)."""
-
 
 class CommitStats:
-    """Counters the metrics endpoint reads; written only by the writer thread."""
+    """Counters the metrics endpoint reads; written by one thread at a time: the commit
+    stage's, or the writer's, which drains the stage before it finishes a group itself."""
 
     __slots__ = ("commits", "jobs", "last_batch", "observer")
 
@@ -224,8 +174,8 @@ class Writer:
         self._engine = engine
         self._reader = reader
         """Where staged jobs read (pipelining, see the module docstring); None: no pipelining."""
-        self._queue: queue.SimpleQueue[_Job[Any] | object] = queue.SimpleQueue()
-        self._urgent: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
+        self._urgent: queue.SimpleQueue[Job[Any]] = queue.SimpleQueue()
         """Urgent jobs; each also puts ``_WAKE`` on ``_queue``, which the thread blocks on."""
         self._max_pending = max_pending
         self._max_group = max_group_weight
@@ -293,7 +243,7 @@ class Writer:
             self._pending += weight
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        job = _Job(fn, future, loop, weight)
+        job = Job(fn, future, loop, weight)
         if urgent:
             self._urgent.put(job)
             self._queue.put(_WAKE)
@@ -308,7 +258,7 @@ class Writer:
         with self._engine.connect() as conn, conn.begin():
             tx = Tx(conn)
             result = fn(tx)
-            _flush_deferred(conn, [tx])
+            flush_deferred(conn, [tx])
         for callback in tx._after_commit:
             callback()
         return result
@@ -336,9 +286,10 @@ class Writer:
         with self._engine.connect() as conn, contextlib.ExitStack() as resources:
             pipe = None
             if self._reader is not None:
-                pipe = _Pipeline(self, conn, resources.enter_context(self._reader.connect()))
+                reader = resources.enter_context(self._reader.connect())
+                pipe = Pipeline(conn, reader, finish=self._finish, repair=self._repair)
                 resources.callback(pipe.stop)
-            bulk: collections.deque[_Job[Any]] = collections.deque()
+            bulk: collections.deque[Job[Any]] = collections.deque()
             stopping = False
             urgent_turn = True  # whether urgent jobs may have a group of their own next
             urgent_at = -math.inf  # when the last urgent group ran (monotonic seconds)
@@ -374,13 +325,13 @@ class Writer:
                     self._commit_group(conn, group, weight)
 
     @staticmethod
-    def _take(item: _Job[Any] | object, bulk: collections.deque[_Job[Any]]) -> bool:
+    def _take(item: Job[Any] | object, bulk: collections.deque[Job[Any]]) -> bool:
         """File one item of the main queue; True for the stop mark."""
-        if isinstance(item, _Job):
+        if isinstance(item, Job):
             bulk.append(item)
         return item is _STOP
 
-    def _add_urgent(self, group: list[_Job[Any]], weight: int) -> tuple[list[_Job[Any]], int]:
+    def _add_urgent(self, group: list[Job[Any]], weight: int) -> tuple[list[Job[Any]], int]:
         """Add waiting urgent jobs to ``group`` (of ``weight`` so far) up to the group bound."""
         while weight < self._max_group:
             try:
@@ -391,9 +342,9 @@ class Writer:
             weight += job.weight
         return group, weight
 
-    def _bulk_group(self, bulk: collections.deque[_Job[Any]], most: int) -> tuple[list[_Job[Any]], int]:
+    def _bulk_group(self, bulk: collections.deque[Job[Any]], most: int) -> tuple[list[Job[Any]], int]:
         """Bulk jobs in order up to ``most``, then the urgent jobs waiting now, while the group has room."""
-        group: list[_Job[Any]] = []
+        group: list[Job[Any]] = []
         weight = 0
         while bulk and weight < most:
             job = bulk.popleft()
@@ -401,9 +352,9 @@ class Writer:
             weight += job.weight
         return self._add_urgent(group, weight)
 
-    def _commit_group(self, conn: Connection, group: list[_Job[Any]], weight: int) -> None:
+    def _commit_group(self, conn: Connection, group: list[Job[Any]], weight: int) -> None:
         started = time.perf_counter()
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         rollbacks: list[AfterRollback] = []
         try:
             with conn.begin():
@@ -418,7 +369,7 @@ class Writer:
                     deferred = getattr(job.fn, "deferred_only", False)  # dropping its items undoes it
                     if not deferred:
                         if owed:  # this job may read or write those rows: write them first, in order
-                            _flush_deferred(conn, unflushed)
+                            flush_deferred(conn, unflushed)
                             unflushed, owed = [], False
                         cursor.execute("SAVEPOINT tocsin_job")
                     try:
@@ -435,19 +386,16 @@ class Writer:
                         unflushed.append(tx)
                         owed = owed or deferred
                         outcomes.append((job, True, result, tx))
-                _flush_deferred(conn, unflushed)
-        except Exception as exc:
-            log.exception("group commit failed", extra={"jobs": len(group), "weight": weight})
-            error = StoreError(f"commit failed: {exc}")
-            error.__cause__ = exc
-            for _job, _ok, _res, tx in outcomes:
-                rollbacks.extend(tx._after_rollback)
-            outcomes = [(job, False, error, Tx(conn)) for job in group]
+                flush_deferred(conn, unflushed)
+        except Exception as exc:  # noqa: BLE001 - the group's callers get it
+            error = commit_error("group commit failed", group, weight, exc)
+            rollbacks.extend(rollback_hooks(outcomes, failed_only=False))
+            outcomes = failed(group, error, conn)
         if rollbacks:
-            self.repair(conn, rollbacks)
+            self._repair(conn, rollbacks)
         self._finish(group, weight, outcomes, started)
 
-    def _finish(self, group: list[_Job[Any]], weight: int, outcomes: list[_Outcome], started: float) -> None:
+    def _finish(self, group: list[Job[Any]], weight: int, outcomes: list[Outcome], started: float) -> None:
         """Count a group done and settle its callers' futures (writer or commit-stage thread)."""
         with self._pending_lock:
             self._pending -= weight
@@ -465,7 +413,7 @@ class Writer:
             loop.call_soon_threadsafe(_settle_all, settled)
 
     @staticmethod
-    def repair(conn: Connection, rollbacks: list[AfterRollback]) -> None:
+    def _repair(conn: Connection, rollbacks: list[AfterRollback]) -> None:
         """Run rollback hooks, each owner once, each in a transaction of its own."""
         seen: list[AfterRollback] = []
         for callback in rollbacks:
@@ -477,139 +425,6 @@ class Writer:
                     callback(conn)
             except Exception:
                 log.exception("rollback repair failed")
-
-
-class _Staged:
-    """A group written but not committed yet, on its way to the commit stage."""
-
-    __slots__ = ("group", "outcomes", "started", "trans", "weight")
-
-    def __init__(
-        self, group: list[_Job[Any]], weight: int, outcomes: list[_Outcome], started: float, trans: Any
-    ) -> None:
-        self.group = group
-        self.weight = weight
-        self.outcomes = outcomes
-        self.started = started
-        self.trans = trans
-
-
-class _Pipeline:
-    """Pipelined group commits (see the module docstring). The writer thread runs a group's
-    jobs while the commit stage's thread waits on the previous group's COMMIT (WAL writes
-    and fsync, with the GIL released), then writes the group's rows and hands its COMMIT on.
-
-    The write connection is the stage's from a hand-off until ``drain`` returns.
-    """
-
-    def __init__(self, writer: Writer, conn: Connection, reader: Connection) -> None:
-        self._writer = writer
-        self._conn = conn
-        self._reader = reader
-        self._stage: Stage[_Staged] = Stage(self._commit, name="tocsin-commit")
-        self._committing: tuple[int, dict[str, Any]] | None = None
-        """(stage number, ``Tx.group`` scratch) of the group last handed on, until known committed."""
-        self._failure: StoreError | None = None
-        """Set by the stage thread when a COMMIT failed; cleared by ``drain``."""
-        self._owed: list[AfterRollback] = []
-        """Rollback hooks of failed jobs and groups, run by ``drain`` on the writer thread."""
-        self._stage.start()
-
-    def stage(self, group: list[_Job[Any]], weight: int, *, inline: bool = False) -> None:
-        """Run the group's (deferred-only) jobs, write their rows, and hand on the COMMIT.
-
-        ``inline``: COMMIT here instead, for a group whose callers hold their senders
-        waiting (an urgent group): handing the COMMIT to the stage's thread, and the
-        settling back, each wait for the GIL the writer thread holds, which costs such a
-        group more than the overlap gains (``bench/sia.py``: 12 % fewer frames/s).
-        """
-        if self._failure is not None:
-            self.drain()
-        started = time.perf_counter()
-        if self._committing is not None and self._committing[0] <= self._stage.handled:
-            self._committing = None  # committed before the snapshot below begins: the reader sees it
-        scratch: dict[str, Any] = {}
-        earlier = () if self._committing is None else (self._committing[1],)
-        outcomes: list[_Outcome] = []
-        error: StoreError | None = None
-        try:
-            with self._reader.begin():
-                for job in group:
-                    tx = Tx(self._reader, scratch, earlier)
-                    try:
-                        outcomes.append((job, True, job.fn(tx), tx))
-                    except Exception as exc:  # noqa: BLE001 - a job's failure is its caller's
-                        outcomes.append((job, False, exc, tx))
-        except Exception as exc:  # noqa: BLE001 - the read transaction itself failed; the callers get it
-            error = _commit_error("staging a group failed", group, weight, exc)
-        self._stage.drain()  # the previous COMMIT is done: the connection is ours again
-        error = error or self._failure
-        trans = None
-        if error is None:
-            try:
-                trans = self._conn.begin()
-                _flush_deferred(self._conn, [tx for _, ok, _, tx in outcomes if ok])
-            except Exception as exc:  # noqa: BLE001 - the group's callers get it
-                if trans is not None:
-                    with contextlib.suppress(Exception):
-                        trans.rollback()
-                error = _commit_error("group commit failed", group, weight, exc)
-        if error is not None:
-            self._owed.extend(hook for _, _, _, tx in outcomes for hook in tx._after_rollback)
-            self._writer._finish(group, weight, [(job, False, error, Tx(self._conn)) for job in group], started)
-            self.drain()
-            return
-        self._owed.extend(hook for _, ok, _, tx in outcomes if not ok for hook in tx._after_rollback)
-        staged = _Staged(group, weight, outcomes, started, trans)
-        if inline:
-            self._commit(staged)
-        else:
-            self._committing = (self._stage.hand(staged), scratch)
-        if self._owed:
-            self.drain()  # the failed jobs' hooks run once the group is committed, before the next
-
-    def drain(self) -> None:
-        """Wait until the stage is idle, then run the rollback hooks owed."""
-        self._stage.drain()
-        self._committing = None
-        if self._owed:
-            owed, self._owed = self._owed, []
-            self._writer.repair(self._conn, owed)
-        self._failure = None
-
-    def stop(self) -> None:
-        self._stage.stop()
-        self.drain()
-
-    def _commit(self, staged: _Staged) -> None:
-        """COMMIT the group's transaction, or fail the group (stage thread, or writer thread inline)."""
-        outcomes = staged.outcomes
-        try:
-            staged.trans.commit()
-        except Exception as exc:  # noqa: BLE001 - the group's callers get it
-            with contextlib.suppress(Exception):
-                staged.trans.rollback()
-            error = _commit_error("group commit failed", staged.group, staged.weight, exc)
-            self._failure = error  # the group staged meanwhile ran on state that included this one
-            self._owed.extend(hook for _, _, _, tx in outcomes for hook in tx._after_rollback)
-            outcomes = [(job, False, error, Tx(self._conn)) for job in staged.group]
-        self._writer._finish(staged.group, staged.weight, outcomes, staged.started)
-
-
-def _commit_error(what: str, group: list[_Job[Any]], weight: int, exc: Exception) -> StoreError:
-    log.exception(what, extra={"jobs": len(group), "weight": weight})
-    error = StoreError(f"commit failed: {exc}")
-    error.__cause__ = exc
-    return error
-
-
-def _flush_deferred(conn: Connection, txs: list[Tx]) -> None:
-    by_sink: dict[int, tuple[GroupSink, list[Any]]] = {}
-    for tx in txs:
-        for sink, item in tx._deferred:
-            by_sink.setdefault(id(sink), (sink, []))[1].append(item)
-    for sink, items in by_sink.values():
-        sink.flush(conn, items)
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any, Any]]) -> None:

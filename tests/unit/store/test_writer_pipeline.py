@@ -14,7 +14,7 @@ from tocsin.engine.ingest import ingest_job
 from tocsin.engine.state import EngineState
 from tocsin.errors import StoreError
 from tocsin.model import Actor, EventIn
-from tocsin.store import writer as writer_module
+from tocsin.store import pipeline as pipeline_module
 from tocsin.store.schema import events, tokens
 from tocsin.store.sqlite import Database
 from tocsin.store.writer import Tx, Writer, deferred_only
@@ -37,18 +37,18 @@ class HeldCommit:
         self.reached = threading.Event()
         self._gate = threading.Event()
         self._first = True
-        original = writer_module._Pipeline._commit
+        original = pipeline_module.Pipeline._commit
 
-        def commit(pipe: Any, staged: Any) -> None:
+        def commit(pipe: Any, written: Any) -> None:
             if self._first:
                 self._first = False
                 self.reached.set()
                 self._gate.wait(5)
                 if fail:
-                    staged.trans = _FailingCommit(staged.trans)
-            original(pipe, staged)
+                    written = written._replace(trans=_FailingCommit(written.trans))
+            original(pipe, written)
 
-        monkeypatch.setattr(writer_module._Pipeline, "_commit", commit)
+        monkeypatch.setattr(pipeline_module.Pipeline, "_commit", commit)
 
     def release(self) -> None:
         self._gate.set()
@@ -191,13 +191,13 @@ def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_st
     db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     committed_on: list[str] = []
-    original = writer_module._Pipeline._commit
+    original = pipeline_module.Pipeline._commit
 
-    def commit(pipe: Any, staged: Any) -> None:
+    def commit(pipe: Any, written: Any) -> None:
         committed_on.append(threading.current_thread().name)
-        original(pipe, staged)
+        original(pipe, written)
 
-    monkeypatch.setattr(writer_module._Pipeline, "_commit", commit)
+    monkeypatch.setattr(pipeline_module.Pipeline, "_commit", commit)
     writer.start()
 
     async def main() -> None:

@@ -677,6 +677,28 @@ def test_idle_connection_is_closed_and_connections_are_bounded() -> None:
     asyncio.run(main())
 
 
+def test_a_connection_waiting_for_the_store_is_not_idle_and_its_idle_time_restarts_after_the_ack() -> None:
+    sent = frame("SIA-DCS", "0070", f"#{ACCOUNT}|Nri1/BA7")
+
+    async def main() -> None:
+        store = FakeAccept()
+        store.gate = asyncio.Event()
+        async with running(store, idle_timeout_s=0.2) as receiver:
+            panel = await Panel.connect(receiver.bound_tcp)
+            await asyncio.sleep(0.1)
+            await panel.send(sent)
+            await store.wait_calls(1)
+            await asyncio.sleep(0.5)  # well past the timeout, but the frame is being answered
+            store.gate.set()
+            assert await panel.reply() == expected_ack(sent)
+            assert await panel.silent(0.08)  # not closed at once: idle from the ACK on
+            async with asyncio.timeout(1):
+                assert await panel.reader.read() == b""
+            await panel.close()
+
+    asyncio.run(main())
+
+
 def test_stop_lets_the_frame_being_answered_finish() -> None:
     sent = frame("SIA-DCS", "0080", f"#{ACCOUNT}|Nri1/BA7")
 

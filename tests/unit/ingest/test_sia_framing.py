@@ -29,7 +29,7 @@ def _bitwise_crc(data: bytes) -> int:
 
 
 @given(st.binary(max_size=300))
-def test_crc16_arc_two_bytes_at_a_time_equals_the_bitwise_definition(data: bytes) -> None:
+def test_crc16_arc_equals_the_bitwise_definition(data: bytes) -> None:
     assert crc16_arc(data) == _bitwise_crc(data)
     assert crc16_arc(bytearray(data)) == _bitwise_crc(data)
 

@@ -90,6 +90,8 @@ class ContactIdMessage(msgspec.Struct, frozen=True, kw_only=True):
 
 def _split_blocks(data: str) -> list[str]:
     """Split on '|' outside ``^text^``."""
+    if "^" not in data:  # no text: every '|' separates (the usual frame, without a loop per character)
+        return data.split("|")
     blocks, start, in_text = [], 0, False
     for index, char in enumerate(data):
         if char == "^":

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tocsin.ingest.sia_codec import SiaDecodeError, parse_frame
 from tocsin.ingest.sia_payload import (
     SiaDcsEvent,
+    _split_blocks,
     contact_id_checksum,
     parse_adm_cid,
     parse_contact_id,
@@ -178,6 +179,25 @@ def test_sia_dcs_nothing_readable_gives_no_events() -> None:
 def test_fuzz_sia_dcs_never_raises(data: str) -> None:
     for event in parse_sia_dcs(data):
         assert len(event.code) == 2 and event.code.isupper()
+
+
+def _split_by_scan(data: str) -> list[str]:
+    """The definition: '|' separates blocks except between a pair of '^'."""
+    blocks, current, in_text = [], "", False
+    for char in data:
+        if char == "|" and not in_text:
+            blocks.append(current)
+            current = ""
+            continue
+        if char == "^":
+            in_text = not in_text
+        current += char
+    return [*blocks, current]
+
+
+@given(st.text(alphabet="|^Nri1/BA0#a", max_size=40))
+def test_blocks_split_on_bars_outside_caret_text(data: str) -> None:
+    assert _split_blocks(data) == _split_by_scan(data)
 
 
 @settings(max_examples=300, deadline=None)

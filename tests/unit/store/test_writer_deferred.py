@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import msgspec
 import pytest
 from sqlalchemy import Connection, func, select
 
+from tests.conftest import held_writer
 from tocsin._internal.clock import to_us
 from tocsin.engine.ingest import ingest_job
 from tocsin.engine.state import EngineState
@@ -40,15 +40,11 @@ def _names(conn: Connection) -> list[str]:
 def in_one_group(db: Database, jobs: list[Callable[[Tx], Any]], *, pipelined: bool = True) -> list[Any]:
     """Submit ``jobs`` while the writer is held busy, so they commit as one group."""
     writer = db.writer(max_pending=10_000, max_group_weight=1000, pipelined=pipelined)
-    gate = threading.Event()
     writer.start()
 
     async def main() -> list[Any]:
-        blocker = asyncio.ensure_future(writer.submit(lambda tx: gate.wait(5)))
-        await asyncio.sleep(0.05)
-        futures = [asyncio.ensure_future(writer.submit(job)) for job in jobs]
-        gate.set()
-        await blocker
+        async with held_writer(writer):
+            futures = [asyncio.ensure_future(writer.submit(job)) for job in jobs]
         return list(await asyncio.gather(*futures, return_exceptions=True))
 
     try:

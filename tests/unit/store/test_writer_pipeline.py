@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
+from tests.unit.store.test_writer_deferred import TokenSink, _names
 from tocsin.engine.ingest import ingest_job
 from tocsin.engine.state import EngineState
 from tocsin.errors import StoreError
@@ -19,15 +20,7 @@ from tocsin.store.schema import events, tokens
 from tocsin.store.sqlite import Database
 from tocsin.store.writer import Tx, Writer, deferred_only
 
-T = TypeVar("T")
-
-
-class _TokenSink:
-    def flush(self, conn: Connection, items: list[Any]) -> None:
-        conn.execute(tokens.insert(), [{"name": n, "role": "device", "hash": n, "created_us": 0} for n in items])
-
-
-_SINK = _TokenSink()
+_SINK = TokenSink()
 
 
 class HeldCommit:
@@ -73,10 +66,6 @@ def writer(db: Database) -> Iterator[Writer]:
     w.stop()
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    return asyncio.run(main())
-
-
 def _token(name: str, ran: list[str] | None = None, repaired: list[str] | None = None) -> Callable[[Tx], str]:
     @deferred_only
     def job(tx: Tx) -> str:
@@ -90,9 +79,9 @@ def _token(name: str, ran: list[str] | None = None, repaired: list[str] | None =
     return job
 
 
-def _names(db: Database) -> list[str]:
+def _stored(db: Database) -> list[str]:
     with db.read_engine.connect() as conn:
-        return list(conn.execute(select(tokens.c.name).order_by(tokens.c.id)).scalars())
+        return _names(conn)
 
 
 async def _until(event: threading.Event) -> None:
@@ -118,8 +107,8 @@ def test_the_next_groups_jobs_run_while_the_last_commit_waits(
         held.release()
         return [await first, await second]
 
-    assert _run(main) == ["a", "b"]
-    assert _names(db) == ["a", "b"]
+    assert asyncio.run(main()) == ["a", "b"]
+    assert _stored(db) == ["a", "b"]
 
 
 def test_a_repeat_staged_while_its_first_copy_commits_gets_the_first_ids(
@@ -140,7 +129,7 @@ def test_a_repeat_staged_while_its_first_copy_commits_gets_the_first_ids(
         held.release()
         return await first, await again
 
-    first, again = _run(main)
+    first, again = asyncio.run(main())
     assert again == first
     with db.read_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 1
@@ -163,12 +152,12 @@ def test_a_failed_commit_fails_the_group_staged_meanwhile_and_repairs_both(
         outcomes.append(await writer.submit(_token("c", repaired=repaired)))
         return outcomes
 
-    a, b, c = _run(main)
+    a, b, c = asyncio.run(main())
     assert isinstance(a, StoreError) and isinstance(b, StoreError)
     assert "disk I/O error" in str(a)
     assert c == "c"
     assert sorted(repaired) == ["a", "b"]
-    assert _names(db) == ["c"]
+    assert _stored(db) == ["c"]
 
 
 def test_a_direct_job_after_staged_groups_sees_their_rows(db: Database, writer: Writer) -> None:
@@ -184,7 +173,7 @@ def test_a_direct_job_after_staged_groups_sees_their_rows(db: Database, writer: 
         await asyncio.gather(*staged)
         return seen
 
-    assert _run(main) == 50
+    assert asyncio.run(main()) == 50
 
 
 def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_stage(
@@ -204,6 +193,6 @@ def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_st
         await writer.submit(_token("bulk"))
         await writer.submit(_token("urgent"), urgent=True)
 
-    _run(main)
+    asyncio.run(main())
     assert committed_on == ["tocsin-commit", "tocsin-writer"]
-    assert _names(db) == ["bulk", "urgent"]
+    assert _stored(db) == ["bulk", "urgent"]

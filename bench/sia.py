@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -95,6 +96,9 @@ class Row:
     unanswered: int = 0
     http_eps: float | None = None
     """HTTP events/s the server accepted during the measurement (isolation rows only)."""
+    events_per_commit: float | None = None
+    group_ms: float | None = None
+    """Mean time the engine took per group commit, from its first job to its COMMIT (tocsin modes)."""
     disturbed: bool = False
 
 
@@ -380,6 +384,38 @@ def wait_quiet(limit_pct: float, patience_s: float = 60.0) -> float:
             return busy_pct
 
 
+def commit_counters(http_port: int | None) -> tuple[float, float, float] | None:
+    """The engine's (group commits, events committed, seconds committing) so far, from its
+    ``/metrics``; None without an HTTP port (the noop receiver has no engine)."""
+    if http_port is None:
+        return None
+    with urllib.request.urlopen(f"http://{HOST}:{http_port}/metrics", timeout=10) as resp:
+        values: dict[str, float] = {}
+        for line in resp.read().decode().splitlines():
+            name, _, value = line.rpartition(" ")
+            if name in _COMMIT_METRICS:
+                values[name] = float(value)
+    groups, events, spent = (values.get(name, 0.0) for name in _COMMIT_METRICS)
+    return groups, events, spent
+
+
+def _group_means(
+    before: tuple[float, float, float] | None, after: tuple[float, float, float] | None
+) -> tuple[float | None, float | None]:
+    """(events per group commit, ms per group commit) between two :func:`commit_counters`."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None, None
+    groups, events, spent = (a - b for a, b in zip(after, before, strict=True))
+    return round(events / groups, 1), round(1000 * spent / groups, 2)
+
+
+_COMMIT_METRICS = (
+    "tocsin_commit_batch_events_count",
+    "tocsin_commit_batch_events_sum",
+    "tocsin_commit_seconds_sum",
+)
+
+
 def _measure_once(
     parent: Connection,
     addr: tuple[str, int],
@@ -389,11 +425,14 @@ def _measure_once(
     seconds: float,
     rate: float | None,
     flood: tuple[int, str] | None = None,
+    http_port: int | None = None,
 ) -> Row:
     """One measurement; ``flood`` (HTTP port, token) floods the server over HTTP meanwhile.
 
     The CPU columns then cover the flood's whole run, and its client process counts as load.
+    ``http_port``: where the engine serves ``/metrics``, for its group commits meanwhile.
     """
+    commits0 = commit_counters(http_port)
     parent.send("mark")
     cpu0 = parent.recv()
     busy0 = busy_cpu_s()
@@ -413,6 +452,7 @@ def _measure_once(
     busy = busy_cpu_s() - busy0
     parent.send("mark")
     server_cpu = parent.recv() - cpu0
+    per_commit, group_ms = _group_means(commits0, commit_counters(http_port))
     wall = result["seconds"]
     span = wall if flood is None else time.perf_counter() - began  # the CPU columns' time base
     lat = sorted(result["latencies"])
@@ -431,6 +471,8 @@ def _measure_once(
         other_cpu_pct=round(max(0.0, 100 * (busy - server_cpu - foreign) / span), 1),
         unanswered=result["other"],
         http_eps=http_eps,
+        events_per_commit=per_commit,
+        group_ms=group_ms,
     )
 
 
@@ -485,7 +527,7 @@ def measure(
             for name, seconds, paced, flood in plan:
                 for _ in range(1 + DISTURBED_RETRIES):
                     wait_quiet(OTHER_CPU_WARN_PCT)
-                    row = _measure_once(parent, addr, mode, name, connections, seconds, paced, flood)
+                    row = _measure_once(parent, addr, mode, name, connections, seconds, paced, flood, http_port)
                     row.disturbed = (row.other_cpu_pct or 0.0) > OTHER_CPU_WARN_PCT
                     if not row.disturbed:
                         break
@@ -513,7 +555,7 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     header = (
         f"{'measurement':<22}{'accept':<15}{'frames':>9}{'frames/s':>11}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'srv CPU%':>10}{'load CPU%':>11}{'other CPU%':>12}"
-        f"{'HTTP ev/s':>11}"
+        f"{'HTTP ev/s':>11}{'ev/commit':>11}{'group ms':>10}"
     )
     print(
         f"\nSIA DC-09 receiver ({loop} event loop), {connections} TCP connections, stop-and-wait panels, "
@@ -526,7 +568,8 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
             f"{row.name:<22}{row.accept:<15}{row.frames:>9,}{_fmt(row.fps):>11}{_fmt(row.p50_ms, '.2f'):>9}"
             f"{_fmt(row.p90_ms, '.2f'):>9}{_fmt(row.p99_ms, '.2f'):>9}{_fmt(row.max_ms, '.2f'):>9}"
             f"{_fmt(row.server_cpu_pct):>10}{_fmt(row.load_cpu_pct):>11}{_fmt(row.other_cpu_pct):>12}"
-            f"{_fmt(row.http_eps, ',.0f'):>11}" + ("  disturbed" if row.disturbed else "")
+            f"{_fmt(row.http_eps, ',.0f'):>11}{_fmt(row.events_per_commit):>11}{_fmt(row.group_ms, '.2f'):>10}"
+            + ("  disturbed" if row.disturbed else "")
         )
     tocsin = {row.name.split()[0]: row for row in rows if row.accept == "tocsin"}
     if "throughput" in tocsin:
@@ -549,7 +592,11 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     print("srv CPU%: the server's processes (event loops, tocsin's writer thread), 100% = one core;")
     print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers);")
     print("+HTTP flood: the paced frames while 4 clients post batches of 100 events (load CPU% includes them);")
-    print("HTTP ev/s: the events the server accepted over HTTP meanwhile.")
+    print("HTTP ev/s: the events the server accepted over HTTP meanwhile;")
+    print(
+        "ev/commit, group ms: the engine's group commits meanwhile (all lanes), events in each and time from its"
+        " first job to its COMMIT: a stop-and-wait panel's frame waits for the group in progress, then its own."
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}"

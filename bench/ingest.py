@@ -53,6 +53,7 @@ from rich.table import Table
 
 from _http import free_port, run_receiver
 from _load import POOL, Target, worker_main
+from _metrics import CommitCounters, commit_counters, commit_means, scrape
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
@@ -318,8 +319,8 @@ class Server:
     def open_incidents(self) -> int | None:
         return None
 
-    def commit_counters(self) -> tuple[float, float, float] | None:
-        """(group commits, events committed, seconds committing) so far, where the server tells."""
+    def commit_counters(self) -> CommitCounters | None:
+        """The group commits so far, where the server tells."""
         return None
 
     def stop(self) -> dict[str, Any]:
@@ -331,16 +332,6 @@ class Server:
 
     def log_issues(self) -> dict[str, Any]:
         return {}
-
-
-def _prom(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                out[name] = float(value)
-    return out
 
 
 class TocsinServer(Server):
@@ -424,16 +415,10 @@ class TocsinServer(Server):
         return value if isinstance(value, int) else None
 
     def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen(f"http://{HOST}:{self.port}/metrics", timeout=10) as resp:
-            return _prom(resp.read().decode())
+        return scrape(HOST, self.port)
 
-    def commit_counters(self) -> tuple[float, float, float] | None:
-        m = self.metrics()
-        return (
-            m.get("tocsin_commit_batch_events_count", 0.0),
-            m.get("tocsin_commit_batch_events_sum", 0.0),
-            m.get("tocsin_commit_seconds_sum", 0.0),
-        )
+    def commit_counters(self) -> CommitCounters | None:
+        return commit_counters(self.metrics())
 
     def snapshot(self) -> dict[str, Any]:
         m = self.metrics()
@@ -656,11 +641,9 @@ def timed(server: Server, worker: Worker, shape: str, **kwargs: Any) -> dict[str
     out["server_cpu_pct"] = 100 * server_cpu / elapsed
     out["other_cpu_pct"] = max(0.0, 100 * (busy_seconds() - busy0 - own) / elapsed)
     open1, commits1 = server.open_incidents(), server.commit_counters()
-    if commits0 is not None and commits1 is not None and commits1[0] > commits0[0]:
-        n = commits1[0] - commits0[0]
-        out["commits"] = n
-        out["events_per_commit"] = (commits1[1] - commits0[1]) / n
-        out["commit_ms_avg"] = 1e3 * (commits1[2] - commits0[2]) / n
+    means = commit_means(commits0, commits1)
+    if means is not None:
+        out["commits"], out["events_per_commit"], out["commit_ms_avg"] = means
     if open0 is not None and open1 is not None:
         out["incidents_opened"] = open1 - open0
         out["new_incident_share"] = (open1 - open0) / out["ok_items"] if out["ok_items"] else math.nan

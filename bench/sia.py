@@ -45,8 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -55,6 +54,8 @@ from typing import Any, cast
 
 import msgspec
 
+from _http import run_async
+from _metrics import CommitCounters, commit_counters, commit_means, scrape
 from tocsin.ingest.sia_codec import encode_frame, format_timestamp
 
 HOST = "127.0.0.1"
@@ -335,12 +336,7 @@ async def _load(
 def load_main(
     pipe: Connection, addr: tuple[str, int], connections: int, seconds: float, rate: float | None, run: int
 ) -> None:
-    if DEFAULT_LOOP == "uvloop":
-        import uvloop
-
-        pipe.send(uvloop.run(_load(addr, connections, seconds, rate, run)))
-    else:
-        pipe.send(asyncio.run(_load(addr, connections, seconds, rate, run)))
+    pipe.send(run_async(_load(addr, connections, seconds, rate, run)))
 
 
 # -- the HTTP flood, in a third process --------------------------------------------------------
@@ -348,7 +344,6 @@ def load_main(
 
 def flood_main(pipe: Connection, port: int, token: str, seconds: float) -> None:
     """Batches of 100 from 4 clients for ``seconds``: ``bench/ingest.py``'s batched shape."""
-    from _http import run_async
     from _load import Target, closed_loop
 
     target = Target("tocsin", HOST, port, token)
@@ -409,36 +404,9 @@ def wait_quiet(limit_pct: float, patience_s: float = 60.0) -> float:
             return busy_pct
 
 
-def commit_counters(http_port: int | None) -> tuple[float, float, float] | None:
-    """The engine's (group commits, events committed, seconds committing) so far, from its
-    ``/metrics``; None without an HTTP port (the noop receiver has no engine)."""
-    if http_port is None:
-        return None
-    with urllib.request.urlopen(f"http://{HOST}:{http_port}/metrics", timeout=10) as resp:
-        values: dict[str, float] = {}
-        for line in resp.read().decode().splitlines():
-            name, _, value = line.rpartition(" ")
-            if name in _COMMIT_METRICS:
-                values[name] = float(value)
-    groups, events, spent = (values.get(name, 0.0) for name in _COMMIT_METRICS)
-    return groups, events, spent
-
-
-def _group_means(
-    before: tuple[float, float, float] | None, after: tuple[float, float, float] | None
-) -> tuple[float | None, float | None]:
-    """(events per group commit, ms per group commit) between two :func:`commit_counters`."""
-    if before is None or after is None or after[0] <= before[0]:
-        return None, None
-    groups, events, spent = (a - b for a, b in zip(after, before, strict=True))
-    return round(events / groups, 1), round(1000 * spent / groups, 2)
-
-
-_COMMIT_METRICS = (
-    "tocsin_commit_batch_events_count",
-    "tocsin_commit_batch_events_sum",
-    "tocsin_commit_seconds_sum",
-)
+def _commits(http_port: int | None) -> CommitCounters | None:
+    """The engine's group commits so far; None without an HTTP port (the noop receiver has no engine)."""
+    return commit_counters(scrape(HOST, http_port)) if http_port is not None else None
 
 
 def _measure_once(
@@ -457,7 +425,7 @@ def _measure_once(
     The CPU columns then cover the flood's whole run, and its client process counts as load.
     ``http_port``: where the engine serves ``/metrics``, for its group commits meanwhile.
     """
-    commits0 = commit_counters(http_port)
+    commits0 = _commits(http_port)
     parent.send("mark")
     cpu0 = parent.recv()
     busy0 = busy_cpu_s()
@@ -477,7 +445,7 @@ def _measure_once(
     busy = busy_cpu_s() - busy0
     parent.send("mark")
     server_cpu = parent.recv() - cpu0
-    per_commit, group_ms = _group_means(commits0, commit_counters(http_port))
+    means = commit_means(commits0, _commits(http_port))
     wall = result["seconds"]
     span = wall if flood is None else time.perf_counter() - began  # the CPU columns' time base
     lat = sorted(result["latencies"])
@@ -496,8 +464,8 @@ def _measure_once(
         other_cpu_pct=round(max(0.0, 100 * (busy - server_cpu - foreign) / span), 1),
         unanswered=result["other"],
         http_eps=http_eps,
-        events_per_commit=per_commit,
-        group_ms=group_ms,
+        events_per_commit=round(means[1], 1) if means else None,
+        group_ms=round(means[2], 2) if means else None,
     )
 
 
@@ -550,10 +518,10 @@ def measure(
             if http_port is not None and token is not None:
                 plan.append((f"+HTTP flood @ {rate:,.0f}/s", sizes.latency_s, rate, (http_port, token)))
             for name, seconds, paced, flood in plan:
-                runs = [
-                    _measure_steady(parent, addr, mode, name, connections, seconds, paced, flood, http_port)
-                    for _ in range(sizes.throughput_runs if name == "throughput" else 1)
-                ]
+                once = functools.partial(
+                    _measure_once, parent, addr, mode, name, connections, seconds, paced, flood, http_port
+                )
+                runs = [_steady(once) for _ in range(sizes.throughput_runs if name == "throughput" else 1)]
                 row = sorted(runs, key=lambda r: r.fps)[(len(runs) - 1) // 2]
                 if len(runs) > 1:
                     row.runs_fps = [r.fps for r in runs]
@@ -567,22 +535,12 @@ def measure(
     return rows, counters
 
 
-def _measure_steady(
-    parent: Connection,
-    addr: tuple[str, int],
-    mode: str,
-    name: str,
-    connections: int,
-    seconds: float,
-    rate: float | None,
-    flood: tuple[int, str] | None,
-    http_port: int | None,
-) -> Row:
-    """:func:`_measure_once`, repeated (up to :data:`DISTURBED_RETRIES` times, after a quiet
-    second) while the rest of the machine was busy meanwhile; flagged if it stays so."""
+def _steady(measure: Callable[[], Row]) -> Row:
+    """``measure()``, repeated (up to :data:`DISTURBED_RETRIES` times, after a quiet second)
+    while the rest of the machine was busy meanwhile; flagged if it stays so."""
     for _ in range(1 + DISTURBED_RETRIES):
         wait_quiet(OTHER_CPU_WARN_PCT)
-        row = _measure_once(parent, addr, mode, name, connections, seconds, rate, flood, http_port)
+        row = measure()
         row.disturbed = (row.other_cpu_pct or 0.0) > OTHER_CPU_WARN_PCT
         if not row.disturbed:
             break

@@ -70,6 +70,7 @@ from tocsin.ingest.camera_push import PushSupervisor
 from tocsin.ingest.cap_poll import CapFeedPoller
 from tocsin.ingest.mqtt import MqttSubscriber
 from tocsin.ingest.sia import SiaReceiver
+from tocsin.ingest.sia import validate_config as validate_sia_config
 from tocsin.ingest.sia_process import SiaProcess
 from tocsin.ingest.supervision import COMM_FAILURE, EPISODE_MARK
 from tocsin.metrics import Metrics
@@ -264,8 +265,11 @@ class Runtime:
         sia = self.settings.sia
         if sia is not None:
             if sia.own_process:
-                self.sia = SiaProcess(sia, self.accept_urgent, reload_outages=self._reload_outages)
+                self.sia = SiaProcess(
+                    sia, self.accept_urgent, reload_outages=self._reload_outages, accept_journaled=self.accept
+                )
             else:
+                validate_sia_config(sia)
                 self.sia = SiaReceiver(sia, self.accept_urgent)
             await self.sia.start(outages)
             self.metrics.watch_sia(self.sia.metrics)

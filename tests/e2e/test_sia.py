@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.e2e.server import ServerProcess, free_port
 from tocsin.ingest.sia_codec import format_timestamp, parse_frame
 from tocsin.ingest.sia_framing import encode_frame
+from tocsin.store.schema import events
+from tocsin.store.sqlite import open_database
 
 pytestmark = pytest.mark.e2e
 
@@ -136,3 +141,69 @@ def test_receiver_process_replaced_after_a_crash_and_gone_with_its_server(tmp_pa
         assert not _alive(replacement)
     finally:
         srv.stop()
+
+
+def test_kill_9_loses_no_alarm_acked_from_the_journal(tmp_path: Path) -> None:
+    """With ``[sia] journal``, an ACK means "in the receiver's journal": panels keep sending
+    while the server is killed with -9; after the restart every ACKed alarm is stored, once."""
+    tcp = free_port()
+    accounts = [f"{1000 + i}" for i in range(4)]
+    srv = ServerProcess(
+        tmp_path,
+        f'[sia]\ntcp = "127.0.0.1:{tcp}"\njournal = "{tmp_path / "sia-journal"}"\n'
+        + "".join(f'[[sia.account]]\nid = "{a}"\nsite = "site-{a}"\n' for a in accounts),
+    )
+    srv.start()
+    acked: set[tuple[str, str]] = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def panel(account: str) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", tcp), timeout=5) as conn:
+                for seq in range(1, 10_000):
+                    if stop.is_set():
+                        return
+                    conn.sendall(_frame(seq, f"Nri1/BA{seq % 999 + 1:03d}", account))
+                    reply = b""
+                    while not reply.endswith(b"\r"):
+                        chunk = conn.recv(1024)
+                        if not chunk:
+                            return  # the server died under us: this frame was never ACKed
+                        reply += chunk
+                    if parse_frame(reply).token == "ACK":
+                        with lock:
+                            acked.add((f"sia:{account}", f"{seq:04d}"))
+        except OSError:
+            return
+
+    threads = [threading.Thread(target=panel, args=(a,)) for a in accounts]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    srv.kill()
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert len(acked) > 100, "the panels never got going"
+
+    def stored() -> list[tuple[str, str]]:
+        db = open_database(srv.db)
+        try:
+            with db.read_engine.connect() as conn:
+                rows = conn.execute(select(events.c.source, events.c.attributes)).all()
+        finally:
+            db.close()
+        return [(source, json.loads(attributes)["sequence"]) for source, attributes in rows]
+
+    srv.start()  # its receiver process hands what the journal holds to the engine
+    try:
+        deadline = time.monotonic() + 20
+        while not acked <= set(stored()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        found = stored()
+        assert acked <= set(found), f"{len(acked - set(found))} ACKed alarms lost"
+        assert len(found) == len(set(found)), "an alarm was stored twice"
+    finally:
+        srv.stop()
+    assert not list((tmp_path / "sia-journal").glob("*.journal"))  # all confirmed, and a clean stop

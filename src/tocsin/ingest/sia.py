@@ -136,7 +136,10 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ``idle_timeout_s`` closes a TCP connection that sends nothing, or does not read its
     answers, for that long. ``max_batch_events`` bounds how many events of frames that
     arrive together are handed to ``accept`` in one call (1: one call per frame).
-    ``own_process`` is read by whoever starts the receiver (:mod:`.sia_process`), not by it.
+    ``own_process`` is read by whoever starts the receiver (:mod:`.sia_process`), not by it;
+    so is ``journal``, a directory for the receiver process's write-ahead journal
+    (:mod:`.sia_journal`): with one, a frame is ACKed once it is in the journal, and
+    committed by the engine soon after. It needs ``own_process``.
     """
 
     tcp: str | None = None
@@ -146,6 +149,7 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     idle_timeout_s: Annotated[float, Meta(gt=0)] = 300
     max_batch_events: Annotated[int, Meta(ge=1)] = 500
     own_process: bool = True
+    journal: str | None = None
 
 
 class SiaMetrics(msgspec.Struct):
@@ -164,6 +168,10 @@ class SiaMetrics(msgspec.Struct):
     rejected_connections: int = 0
     dropped_datagrams: int = 0
     junk_bytes: int = 0
+    journaled: int = 0
+    """Events ACKed once in the journal, before the engine committed them."""
+    replayed: int = 0
+    """Events a starting receiver process found in the journal and handed to the engine again."""
 
 
 class _Account:
@@ -198,9 +206,12 @@ def validate_config(config: SiaConfig) -> None:
     """Check ``config`` as :class:`SiaReceiver` does, for whoever starts one elsewhere (:mod:`.sia_process`).
 
     Raises:
-        ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
+        ConfigError: a bad ``host:port``, a bad key, an account configured twice, or a
+            journal without a process of its own.
     """
     _accounts(config)
+    if config.journal is not None and not config.own_process:
+        raise ConfigError("[sia] journal needs own_process = true: the receiver process keeps the journal")
 
 
 def _accounts(config: SiaConfig) -> dict[str, _Account]:

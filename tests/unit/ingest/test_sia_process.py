@@ -163,6 +163,115 @@ def test_a_refusal_is_a_duh_and_an_unavailable_store_is_silence() -> None:
     asyncio.run(main())
 
 
+def journaled(tmp_path: Path) -> SiaConfig:
+    return msgspec.structs.replace(config(), journal=str(tmp_path / "journal"))
+
+
+def segments(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "journal").glob("*.journal"))
+
+
+def test_with_a_journal_the_ack_waits_for_the_journal_not_the_engine(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    urgent: list[EventIn] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def accept_urgent(
+            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+        ) -> object:
+            urgent.extend(items)
+            return await engine.accept(items, actor, raw=raw)
+
+        async def accept_journaled(
+            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+        ) -> object:
+            await gate.wait()
+            return await engine.accept(items, actor, raw=raw)
+
+        receiver = sia_process.SiaProcess(
+            journaled(tmp_path), accept_urgent, reload_outages=engine.reload, accept_journaled=accept_journaled
+        )
+        await receiver.start()
+        try:
+            replies = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2), alarm(REFUSED, 3))
+            assert [token_and_seq(r) for r in replies] == [
+                ("ACK", "0001", True),
+                ("ACK", "0002", True),
+                ("ACK", "0003", True),
+            ]
+            assert engine.events == [] and len(segments(tmp_path)) == 1  # ACKed from the journal alone
+            gate.set()
+            assert await eventually(lambda: len(engine.events) == 2)
+        finally:
+            await receiver.stop()
+        assert [e.attributes["sequence"] for e in engine.events] == ["0001", "0002"]
+        assert urgent == []  # none went the waiting way
+        # The engine refused account 9999's alarm (here: by account; in tocsin only the guard
+        # refuses, and the receiver asks the guard before it journals): logged, not retried.
+        assert segments(tmp_path) == []  # every entry confirmed: the journal is empty after a stop
+        assert (receiver.metrics.acks, receiver.metrics.journaled, receiver.metrics.replayed) == (3, 3, 0)
+
+    asyncio.run(main())
+
+
+def test_journaled_alarms_outlive_an_engine_that_cannot_store_them(tmp_path: Path) -> None:
+    """ACKed while the engine is unavailable, still in the journal when that receiver stops,
+    and handed over, in order, by the next receiver process on the same journal."""
+    engine = FakeEngine()
+    refusals: list[int] = []
+    second_tries: list[int] = []
+
+    async def unavailable(
+        items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+    ) -> object:
+        refusals.append(len(items))
+        raise StoreUnavailable("writer queue is full")
+
+    async def once_unavailable(
+        items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+    ) -> object:
+        second_tries.append(len(items))
+        if len(second_tries) == 1:
+            raise StoreUnavailable("writer queue is full")
+        return await engine.accept(items, actor, raw=raw)
+
+    async def main() -> None:
+        first = sia_process.SiaProcess(
+            journaled(tmp_path), engine.accept, reload_outages=engine.reload, accept_journaled=unavailable
+        )
+        await first.start()
+        try:
+            replies = await exchange(first.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2))
+            assert [token_and_seq(r)[0] for r in replies] == ["ACK", "ACK"]
+            assert await eventually(lambda: len(refusals) >= 1)
+        finally:
+            await first.stop()
+        assert engine.events == [] and segments(tmp_path)
+
+        second = sia_process.SiaProcess(
+            journaled(tmp_path), engine.accept, reload_outages=engine.reload, accept_journaled=once_unavailable
+        )
+        await second.start()
+        try:
+            assert await eventually(lambda: len(engine.events) == 2, 5 + sia_process.RETRY_S)
+        finally:
+            await second.stop()
+        assert [e.attributes["sequence"] for e in engine.events] == ["0001", "0002"]
+        assert second_tries == [2, 2]  # both entries in one batch: refused, retried, stored
+        assert segments(tmp_path) == []
+        assert (second.metrics.replayed, second.metrics.frames) == (2, 0)
+
+    asyncio.run(main())
+
+
+def test_a_journal_needs_a_process_of_its_own(tmp_path: Path) -> None:
+    conf = msgspec.structs.replace(journaled(tmp_path), own_process=False)
+    with pytest.raises(ConfigError, match="own_process"):
+        sia_process.SiaProcess(conf, FakeEngine().accept, reload_outages=FakeEngine().reload)
+
+
 def test_counters_travel_up_while_the_child_runs() -> None:
     engine = FakeEngine()
 

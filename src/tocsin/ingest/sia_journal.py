@@ -1,0 +1,298 @@
+"""The SIA receiver's write-ahead journal: a panel's ACK waits for one fdatasync, not the engine.
+
+Why: an alarm panel sends its next frame only once the last one is ACKed, and tocsin ACKs
+only what is durably stored. Without a journal "stored" means committed by the engine, so
+every frame waits for the engine process's group commit in progress and then its own, and
+the panels' throughput is 50 connections over that round trip; under an HTTP flood, the
+round trip also waits behind bulk commits. With the journal the receiver process appends
+the batch to a file of its own, fdatasyncs it, ACKs, and hands the batch to the engine in
+larger, less frequent batches. Measured with ``bench/sia.py`` (50 stop-and-wait panels,
+2 cores): 12.6k -> 14.4k frames/s on 13 % less server CPU (groups of 150 events instead
+of 20), and an ACK p99 under a concurrent HTTP flood of 6.2 ms instead of 25.7 ms.
+
+An ACKed alarm is still never lost: it is in the journal before the ACK, and stays there
+until the engine has committed it. After a crash, :meth:`SiaJournal.open` returns every
+entry still in the journal and the receiver resubmits them; entries the engine had
+committed already are recognised by their events' external ids (every SIA event has
+one) and not stored twice.
+
+Format: a directory of segment files named after their first entry's sequence number
+(``0000000000000001.journal``). Each record is a 4-byte big-endian length, the CRC-32 of
+the body, and the body, a msgpack :class:`JournalEntry`. Appends made while a write is in
+flight go out together in the next one (a group commit). A crash can leave a torn record
+at the end of the newest segment: it was never fdatasynced, so never ACKed, and ``open``
+cuts the file there. A segment is deleted once every entry in it is confirmed and a newer
+segment is being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from tocsin.errors import ConfigError, StoreUnavailable
+from tocsin.model import Actor, EventIn
+
+__all__ = ("SEGMENT_BYTES", "JournalEntry", "SiaJournal")
+
+log = logging.getLogger(__name__)
+
+SEGMENT_BYTES = 1024 * 1024
+"""A segment past this size is closed and a new one started with the next write. Confirmations
+are not written down, so after a crash the segments still holding an unconfirmed entry come
+back whole: small segments keep that replay short (about 2,500 SIA events each)."""
+LOCK_WAIT_S = 10.0
+"""How long ``open`` waits for another process (a receiver process still stopping) to let go."""
+_HEADER = struct.Struct(">II")
+_SUFFIX = ".journal"
+
+
+class JournalEntry(msgspec.Struct, array_like=True, frozen=True):
+    """One accepted batch: what the receiver would have handed to ``accept``."""
+
+    seq: int
+    actor: Actor
+    events: list[EventIn]
+    raw: list[str | None]
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(JournalEntry).decode
+
+
+class _Segment:
+    __slots__ = ("first", "path", "size", "unconfirmed")
+
+    def __init__(self, path: Path, first: int, size: int) -> None:
+        self.path = path
+        self.first = first
+        self.size = size
+        self.unconfirmed: set[int] = set()
+
+
+class SiaJournal:
+    """Durable appends and confirmations of accepted batches, in one directory.
+
+    One process at a time: the receiver process that owns it. ``open`` first, then
+    ``append`` from the event loop (the writes run on a worker thread) and ``confirm``
+    once the engine has committed an entry.
+
+    Raises (``append``):
+        StoreUnavailable: the write or the fdatasync failed. The journal is then broken
+            for good (after a failed fdatasync the kernel may have dropped the pages), and
+            the caller falls back to waiting for the engine.
+    """
+
+    def __init__(self, directory: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.directory = directory
+        self._segment_bytes = segment_bytes
+        self._segments: dict[int, _Segment] = {}
+        """Segments holding unconfirmed entries, and the one being written, by first seq."""
+        self._where: dict[int, tuple[_Segment, int]] = {}
+        """Unconfirmed seq -> its segment and its number of events."""
+        self._current: _Segment | None = None
+        self._fd: int | None = None
+        self._lock: int | None = None
+        self._next_seq = 1
+        self._waiting: list[tuple[bytes, JournalEntry, asyncio.Future[None]]] = []
+        self._flushing = False
+        self.broken: str | None = None
+        """Why appends fail from now on (None while the journal works)."""
+        self.pending_events = 0
+        """Events journaled and not yet confirmed."""
+
+    def open(self) -> list[JournalEntry]:
+        """Create the directory or recover it; the entries still unconfirmed, in order.
+
+        A short or corrupt record ends its segment, which is cut there (in the newest
+        segment that is a write a crash tore; elsewhere it is logged as corruption).
+
+        Raises:
+            ConfigError: another process holds the journal for longer than :data:`LOCK_WAIT_S`.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = _locked(self.directory / "LOCK")
+        entries: list[JournalEntry] = []
+        paths = sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
+        for index, path in enumerate(paths):
+            first = int(path.name[: -len(_SUFFIX)])
+            data = path.read_bytes()
+            found, good = _records(data)
+            if good < len(data):
+                newest = index == len(paths) - 1
+                (log.warning if newest else log.error)(
+                    "sia journal: record cut short or corrupt; segment truncated there",
+                    extra={"segment": path.name, "offset": good, "dropped_bytes": len(data) - good},
+                )
+                with open(path, "r+b") as file:
+                    file.truncate(good)
+                    os.fsync(file.fileno())
+            segment = _Segment(path, first, good)
+            self._segments[first] = segment
+            for entry in found:
+                self._track(segment, entry)
+                self._next_seq = max(self._next_seq, entry.seq + 1)
+            entries.extend(found)
+        for segment in list(self._segments.values()):
+            if not segment.unconfirmed:
+                self._drop(segment)
+        return entries
+
+    async def append(self, actor: Actor, events: list[EventIn], raw: list[str | None]) -> JournalEntry:
+        """Journal one batch; returns once it is on disk (fdatasync'd)."""
+        if self.broken is not None:
+            raise StoreUnavailable(f"the SIA journal failed: {self.broken}")
+        entry = JournalEntry(self._next_seq, actor, events, raw)
+        self._next_seq += 1
+        body = _encode(entry)
+        record = _HEADER.pack(len(body), zlib.crc32(body)) + body
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((record, entry, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await future
+        return entry
+
+    def confirm(self, seqs: Iterable[int]) -> None:
+        """The engine has committed these entries: forget them, and delete emptied segments."""
+        for seq in seqs:
+            found = self._where.pop(seq, None)
+            if found is None:
+                continue
+            segment, count = found
+            self.pending_events -= count
+            segment.unconfirmed.discard(seq)
+            if not segment.unconfirmed and segment is not self._current:
+                self._drop(segment)
+
+    def close(self) -> None:
+        """Close the segment being written (deleted if all of it is confirmed) and let go of the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        current, self._current = self._current, None
+        if current is not None and not current.unconfirmed:
+            self._drop(current)
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    async def _flush(self) -> None:
+        """Write everything waiting, in as few write+fdatasync rounds as arrive."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                if self.broken is not None:
+                    _fail(batch, StoreUnavailable(f"the SIA journal failed: {self.broken}"))
+                    continue
+                segment = self._writable(batch[0][1].seq)
+                blob = b"".join(record for record, _, _ in batch)
+                try:
+                    await loop.run_in_executor(None, _write_all, self._fd, blob)
+                except OSError as exc:
+                    self.broken = f"{type(exc).__name__}: {exc}"
+                    log.error("sia journal write failed; ACKs wait for the engine again", extra={"error": str(exc)})
+                    _fail(batch, StoreUnavailable(f"the SIA journal failed: {self.broken}"))
+                    continue
+                segment.size += len(blob)
+                for _, entry, future in batch:
+                    self._track(segment, entry)
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _writable(self, first_seq: int) -> _Segment:
+        """The segment to write to now: the current one, or a new one past the size limit."""
+        current = self._current
+        if current is not None and current.size < self._segment_bytes:
+            return current
+        if current is not None:
+            self.close()
+            self._current = None
+            if not current.unconfirmed:
+                self._drop(current)
+        path = self.directory / f"{first_seq:016d}{_SUFFIX}"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _fsync_directory(self.directory)  # the new name must survive a crash with its data
+        segment = self._current = self._segments[first_seq] = _Segment(path, first_seq, os.fstat(self._fd).st_size)
+        return segment
+
+    def _track(self, segment: _Segment, entry: JournalEntry) -> None:
+        segment.unconfirmed.add(entry.seq)
+        self._where[entry.seq] = (segment, len(entry.events))
+        self.pending_events += len(entry.events)
+
+    def _drop(self, segment: _Segment) -> None:
+        self._segments.pop(segment.first, None)
+        with contextlib.suppress(FileNotFoundError):
+            segment.path.unlink()
+
+
+def _locked(path: Path) -> int:
+    """An open descriptor of ``path`` holding an exclusive flock on it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise ConfigError(f"the SIA journal {path.parent} is in use by another process") from None
+            time.sleep(0.05)
+
+
+def _records(data: bytes) -> tuple[list[JournalEntry], int]:
+    """The whole records at the start of ``data``, and where the first bad one begins."""
+    entries: list[JournalEntry] = []
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        size, crc = _HEADER.unpack_from(data, offset)
+        end = offset + _HEADER.size + size
+        body = data[offset + _HEADER.size : end]
+        if end > len(data) or zlib.crc32(body) != crc:
+            break
+        try:
+            entries.append(_decode(body))
+        except msgspec.DecodeError:
+            break
+        offset = end
+    return entries, offset
+
+
+def _write_all(fd: int | None, blob: bytes) -> None:
+    if fd is None:
+        raise OSError("the journal segment is closed")
+    view = memoryview(blob)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fdatasync(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fail(batch: list[tuple[bytes, JournalEntry, asyncio.Future[None]]], error: Exception) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(error)

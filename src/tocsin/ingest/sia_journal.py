@@ -87,8 +87,7 @@ class SiaJournal:
     """Durable appends and confirmations of accepted batches, in one directory.
 
     One process at a time: the receiver process that owns it. ``open`` first, then
-    ``append`` from the event loop (the writes run on a worker thread) and ``confirm``
-    once the engine has committed an entry.
+    ``append`` from the event loop and ``confirm`` once the engine has committed an entry.
 
     Raises (``append``):
         StoreUnavailable: the write or the fdatasync failed. The journal is then broken
@@ -188,10 +187,13 @@ class SiaJournal:
     async def _flush(self) -> None:
         """Write everything waiting, in as few write+fdatasync rounds as arrive.
 
-        Everything but the system calls runs on the event loop, so ``confirm`` never sees
-        a segment change under it.
+        The write and its fdatasync run on the event loop itself, which waits for them
+        (about 0.1 ms): the receiver process does nothing else meanwhile that would not
+        wait for the journal too, and handing them to a worker thread cost more, in
+        thread switches, than the wait (``bench/sia.py``: 15.7k frames/s that way, 17.0k
+        this way). Everything runs on the loop, so ``confirm`` never sees a segment change
+        under it.
         """
-        loop = asyncio.get_running_loop()
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
@@ -203,7 +205,7 @@ class SiaJournal:
                     segment = self._current
                     if segment is None or segment.size + len(blob) > segment.capacity:
                         segment = await self._start_segment(batch[0][1].seq, len(blob))
-                    await loop.run_in_executor(None, _write_at, self._fd, blob, segment.size)
+                    _write_at(self._fd, blob, segment.size)
                 except OSError as exc:
                     self.broken = f"{type(exc).__name__}: {exc}"
                     log.error("sia journal write failed; ACKs wait for the engine again", extra={"error": str(exc)})

@@ -273,6 +273,9 @@ class Runtime:
                 self.sia = SiaReceiver(sia, self.accept_urgent)
             await self.sia.start(outages)
             self.metrics.watch_sia(self.sia.metrics)
+            if isinstance(self.sia, SiaProcess):
+                process = self.sia
+                self.metrics.sia_journal_pending.set_function(lambda: process.journal_pending)
         self.push_cameras.start(outages)
         for camera in self.settings.camera:
             counter = self.metrics.dropped_fields.labels(camera.vendor)

@@ -64,6 +64,11 @@ class Metrics:
         self.open_incidents = Gauge("tocsin_open_incidents", "Incidents in an open handling state", registry=r)
         self.writer_pending = Gauge("tocsin_writer_pending_events", "Events waiting for the writer", registry=r)
         self.stream_clients = Gauge("tocsin_stream_clients", "Connected live-stream clients", registry=r)
+        self.sia_journal_pending = Gauge(
+            "tocsin_sia_journal_pending_events",
+            "SIA events ACKed from the receiver's journal and not yet committed by the engine",
+            registry=r,
+        )
 
     def watch_sia(self, counters: msgspec.Struct) -> None:
         """Export the SIA receiver's own counters as ``tocsin_sia_<name>_total``."""

@@ -204,6 +204,10 @@ def test_kill_9_loses_no_alarm_acked_from_the_journal(tmp_path: Path) -> None:
         found = stored()
         assert acked <= set(found), f"{len(acked - set(found))} ACKed alarms lost"
         assert len(found) == len(set(found)), "an alarm was stored twice"
+        deadline = time.monotonic() + 10  # the receiver reports its journal's backlog once a second
+        while "tocsin_sia_journal_pending_events 0.0" not in httpx.get(f"{srv.url}/metrics").text:
+            assert time.monotonic() < deadline, "the journal's backlog never drained"
+            time.sleep(0.2)
     finally:
         srv.stop()
     assert not list((tmp_path / "sia-journal").glob("*.journal"))  # all confirmed, and a clean stop

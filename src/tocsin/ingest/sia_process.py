@@ -120,6 +120,7 @@ class _Refused(msgspec.Struct, tag=True, array_like=True):
 
 class _Counters(msgspec.Struct, tag=True, array_like=True):
     metrics: SiaMetrics
+    journal_pending: int = 0
 
 
 class _Stop(msgspec.Struct, tag=True, array_like=True):
@@ -191,6 +192,8 @@ class SiaProcess:
         self._handlers: set[asyncio.Task[None]] = set()
         self._stop_requested = asyncio.Event()
         self.restarts = 0
+        self.journal_pending = 0
+        """Events the child ACKed from its journal that the engine has not confirmed (as of its last report)."""
 
     @property
     def bound_tcp(self) -> tuple[str, int] | None:
@@ -311,6 +314,7 @@ class SiaProcess:
                 self._handlers.add(task)
                 task.add_done_callback(self._handlers.discard)
             elif isinstance(message, _Counters):
+                self.journal_pending = message.journal_pending
                 for name in SiaMetrics.__struct_fields__:  # in place: /metrics holds this struct
                     setattr(self.metrics, name, getattr(self._ended, name) + getattr(message.metrics, name))
 
@@ -554,7 +558,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     async def report() -> None:
         while True:
             await asyncio.sleep(COUNTERS_INTERVAL_S)
-            link.send(_Counters(receiver.metrics))
+            link.send(_Counters(receiver.metrics, journal.pending_events if journal is not None else 0))
 
     listener, reporter = asyncio.create_task(listen()), asyncio.create_task(report())
     await stop.wait()
@@ -566,7 +570,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
             await asyncio.sleep(0.01)
         journal.close()
     reporter.cancel()
-    link.send(_Counters(receiver.metrics))
+    link.send(_Counters(receiver.metrics, journal.pending_events if journal is not None else 0))
     writer.close()
     with contextlib.suppress(ConnectionError):
         await writer.wait_closed()

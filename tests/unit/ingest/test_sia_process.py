@@ -202,8 +202,10 @@ def test_with_a_journal_the_ack_waits_for_the_journal_not_the_engine(tmp_path: P
                 ("ACK", "0003", True),
             ]
             assert engine.events == [] and len(segments(tmp_path)) == 1  # ACKed from the journal alone
+            assert await eventually(lambda: receiver.journal_pending == 3, 3 * sia_process.COUNTERS_INTERVAL_S)
             gate.set()
             assert await eventually(lambda: len(engine.events) == 2)
+            assert await eventually(lambda: receiver.journal_pending == 0, 3 * sia_process.COUNTERS_INTERVAL_S)
         finally:
             await receiver.stop()
         assert [e.attributes["sequence"] for e in engine.events] == ["0001", "0002"]

@@ -14,7 +14,9 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
+import msgspec
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -265,6 +267,9 @@ class Runtime:
         sia = self.settings.sia
         if sia is not None:
             if sia.own_process:
+                if sia.journal and sia.journal_dir is None:  # next to the database it feeds
+                    db = Path(self.settings.db)
+                    sia = msgspec.structs.replace(sia, journal_dir=str(db.with_name(db.name + ".sia-journal")))
                 self.sia = SiaProcess(
                     sia, self.accept_urgent, reload_outages=self._reload_outages, accept_journaled=self.accept
                 )

@@ -158,9 +158,10 @@ SETTINGS_DOC: dict[str, str] = {
     "sia.max_batch_events": "Events of frames arriving together committed in one call (1: one per frame).",
     "sia.own_process": "Run the receiver in a process of its own (default true), answering panels on one core "
     "while the engine commits on another; false keeps it in the server's process.",
-    "sia.journal": "Directory of the receiver process's write-ahead journal (unset: none). With one, a frame is "
-    "ACKed once fdatasync'd there, not once the engine committed it (which follows within milliseconds): more "
-    "frames/s and ACKs that no HTTP load delays. Needs own_process; after a crash the journal is handed over again.",
+    "sia.journal": "Keep a write-ahead journal in the receiver process (default true): a frame is ACKed once "
+    "fdatasync'd there, and committed by the engine milliseconds later (a crash hands the journal over again at "
+    "the next start); false ACKs only once the engine has committed. Needs own_process.",
+    "sia.journal_dir": "Where the journal is kept (default: next to the database, DB.sia-journal).",
     "sia.account.id": "The panel account (#acct), 1-16 letters or digits.",
     "sia.account.site": "Site of the panel's events.",
     "sia.account.key": "AES key (128/192/256 bit); set means the account must encrypt.",

@@ -137,9 +137,11 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     answers, for that long. ``max_batch_events`` bounds how many events of frames that
     arrive together are handed to ``accept`` in one call (1: one call per frame).
     ``own_process`` is read by whoever starts the receiver (:mod:`.sia_process`), not by it;
-    so is ``journal``, a directory for the receiver process's write-ahead journal
-    (:mod:`.sia_journal`): with one, a frame is ACKed once it is in the journal, and
-    committed by the engine soon after. It needs ``own_process``.
+    so are ``journal`` and ``journal_dir``: the receiver process's write-ahead journal
+    (:mod:`.sia_journal`), where a frame is made durable before its ACK, and committed by
+    the engine milliseconds later. ``journal_dir`` unset: the runtime puts it next to the
+    database. ``journal = false`` ACKs only once the engine has committed. Only a receiver
+    in a process of its own keeps a journal.
     """
 
     tcp: str | None = None
@@ -149,7 +151,8 @@ class SiaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     idle_timeout_s: Annotated[float, Meta(gt=0)] = 300
     max_batch_events: Annotated[int, Meta(ge=1)] = 500
     own_process: bool = True
-    journal: str | None = None
+    journal: bool = True
+    journal_dir: str | None = None
 
 
 class SiaMetrics(msgspec.Struct):
@@ -210,8 +213,8 @@ def validate_config(config: SiaConfig) -> None:
             journal without a process of its own.
     """
     _accounts(config)
-    if config.journal is not None and not config.own_process:
-        raise ConfigError("[sia] journal needs own_process = true: the receiver process keeps the journal")
+    if config.journal_dir is not None and not config.own_process:
+        raise ConfigError("[sia] journal_dir needs own_process = true: the receiver process keeps the journal")
 
 
 def _accounts(config: SiaConfig) -> dict[str, _Account]:

@@ -9,9 +9,9 @@ Nothing about what a frame gets changes. The child runs the same :class:`SiaRece
 its ``accept`` sends each batch over the link to the parent, where the runtime's ingest
 door guards and durably commits it, and waits for the parent's answer before it ACKs. So
 an ACK still means "stored", a refusal still means DUH, and an overloaded or failed store
-still means silence (the panel resends; deduplication absorbs the copy). With a journal
-(``[sia] journal``, :mod:`.sia_journal`), "stored" is the child's own fdatasync'd journal
-instead, and the batch goes up afterwards (see :class:`_ParentLink`).
+still means silence (the panel resends; deduplication absorbs the copy). With its journal
+(``[sia] journal``, the default; :mod:`.sia_journal`), "stored" is the child's own
+fdatasync'd journal, and the batch goes up afterwards (see :class:`_ParentLink`).
 
 The parent binds the TCP and UDP sockets and hands them down, so a bind error is the
 parent's :class:`ConfigError`, and the kernel keeps queueing panels' connections while a
@@ -371,7 +371,7 @@ _from_parent = msgspec.msgpack.Decoder(_ToChild)
 class _ParentLink:
     """The child's ingest door: each batch goes up the link; the answer settles its caller.
 
-    With a journal (``[sia] journal``), a batch the guard passes returns as soon as it is
+    With a journal (``[sia] journal``, the default), a batch the guard passes returns as soon as it is
     in the journal (:mod:`.sia_journal`), and goes up later, gathered with others for up
     to :data:`SEND_DELAY_S`, into the engine's bulk lane; the engine's answer confirms it.
     Journaled batches reach the engine in the order they were journaled, retried in that
@@ -530,8 +530,8 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     configure_logging(start.log_level)
     journal: SiaJournal | None = None
     replay: list[JournalEntry] = []
-    if start.config.journal is not None:
-        journal = SiaJournal(Path(start.config.journal))
+    if start.config.journal and start.config.journal_dir is not None:
+        journal = SiaJournal(Path(start.config.journal_dir))
         replay = journal.open()
     metrics = SiaMetrics()
     link = _ParentLink(writer, journal, metrics)

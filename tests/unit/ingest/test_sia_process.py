@@ -164,7 +164,7 @@ def test_a_refusal_is_a_duh_and_an_unavailable_store_is_silence() -> None:
 
 
 def journaled(tmp_path: Path) -> SiaConfig:
-    return msgspec.structs.replace(config(), journal=str(tmp_path / "journal"))
+    return msgspec.structs.replace(config(), journal_dir=str(tmp_path / "journal"))
 
 
 def segments(tmp_path: Path) -> list[Path]:
@@ -272,6 +272,30 @@ def test_a_journal_needs_a_process_of_its_own(tmp_path: Path) -> None:
     conf = msgspec.structs.replace(journaled(tmp_path), own_process=False)
     with pytest.raises(ConfigError, match="own_process"):
         sia_process.SiaProcess(conf, FakeEngine().accept, reload_outages=FakeEngine().reload)
+
+
+def test_without_a_journal_the_ack_waits_for_the_engine(tmp_path: Path) -> None:
+    engine = FakeEngine()
+
+    async def main() -> None:
+        async def never(
+            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
+        ) -> object:
+            raise AssertionError("nothing is journaled")
+
+        conf = msgspec.structs.replace(journaled(tmp_path), journal=False)
+        receiver = sia_process.SiaProcess(conf, engine.accept, reload_outages=engine.reload, accept_journaled=never)
+        await receiver.start()
+        try:
+            (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))
+            assert token_and_seq(ack)[0] == "ACK"
+            assert len(engine.events) == 1  # stored before the ACK left
+        finally:
+            await receiver.stop()
+        assert not (tmp_path / "journal").exists()
+        assert receiver.metrics.journaled == 0
+
+    asyncio.run(main())
 
 
 def test_counters_travel_up_while_the_child_runs() -> None:
@@ -395,5 +419,10 @@ def test_the_runtime_runs_the_receiver_where_the_config_says(tmp_path: Path, own
             assert token_and_seq(ack) == ("ACK", "0001", True)
         finally:
             await runtime.stop()
+        journal = tmp_path / "t.db.sia-journal"  # by default next to the database, in a process of its own
+        assert journal.is_dir() == own_process
+        assert runtime.sia.metrics.journaled == (1 if own_process else 0)
+        if own_process:
+            assert not list(journal.glob("*.journal"))  # committed before the stop finished
 
     asyncio.run(main())

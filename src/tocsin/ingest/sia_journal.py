@@ -132,7 +132,7 @@ class SiaJournal:
         Raises:
             ConfigError: another process holds the journal for longer than :data:`LOCK_WAIT_S`.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # raw alarm frames: the receiver's only
         self._lock = _locked(self.directory / "LOCK")
         entries: list[JournalEntry] = []
         paths = sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))

@@ -308,9 +308,10 @@ class SiaProcess:
 
     async def _serve_child(self, reader: asyncio.StreamReader) -> None:
         loop = asyncio.get_running_loop()
+        link = self._writer  # this child's: the answers to its batches go to it or nowhere
         while (message := await _read(reader, _from_child)) is not None:
             if isinstance(message, _Submit):
-                task = loop.create_task(self._ingest(message))
+                task = loop.create_task(self._ingest(message, link))
                 self._handlers.add(task)
                 task.add_done_callback(self._handlers.discard)
             elif isinstance(message, _Counters):
@@ -318,7 +319,13 @@ class SiaProcess:
                 for name in SiaMetrics.__struct_fields__:  # in place: /metrics holds this struct
                     setattr(self.metrics, name, getattr(self._ended, name) + getattr(message.metrics, name))
 
-    async def _ingest(self, message: _Submit) -> None:
+    async def _ingest(self, message: _Submit, link: asyncio.StreamWriter | None) -> None:
+        """Hand a child's batch to the engine and answer that child.
+
+        Only that child: after a restart a batch of the dead child's may still be committing,
+        and its answer, carrying the dead child's message id, would settle whatever batch
+        of the new child has the same id (and, from its journal, delete it uncommitted).
+        """
         reply: msgspec.Struct
         try:
             accept = self._accept if message.urgent else self._accept_journaled
@@ -331,8 +338,8 @@ class SiaProcess:
             reply = _Refused(message.id, "failed", f"{type(exc).__name__}: {exc}")
         else:
             reply = _Stored(message.id)
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(_frame(reply))
+        if link is not None and link is self._writer and not link.is_closing():
+            link.write(_frame(reply))
 
     async def _reap(self) -> None:
         if self._writer is not None:

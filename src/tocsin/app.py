@@ -270,9 +270,7 @@ class Runtime:
                 if sia.journal and sia.journal_dir is None:  # next to the database it feeds
                     db = Path(self.settings.db)
                     sia = msgspec.structs.replace(sia, journal_dir=str(db.with_name(db.name + ".sia-journal")))
-                self.sia = SiaProcess(
-                    sia, self.accept_urgent, reload_outages=self._reload_outages, accept_journaled=self.accept
-                )
+                self.sia = SiaProcess(sia, self.accept_urgent, reload_outages=self._reload_outages)
             else:
                 validate_sia_config(sia)
                 self.sia = SiaReceiver(sia, self.accept_urgent)

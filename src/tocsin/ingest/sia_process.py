@@ -94,8 +94,6 @@ class _Submit(msgspec.Struct, tag=True, array_like=True):
     actor: Actor
     events: list[EventIn]
     raw: list[str | None]
-    urgent: bool = True
-    """False: already journaled, ACKed, and not waited for: the engine's bulk lane."""
 
 
 class _Stored(msgspec.Struct, tag=True, array_like=True):
@@ -157,10 +155,9 @@ class SiaProcess:
 
     Args:
         config: where to listen and the accounts served.
-        accept: the ingest door the child's batches are handed to (an urgent one: the
-            panel waits for the answer).
-        accept_journaled: the door for batches the child has journaled and ACKed
-            already (a bulk one); ``accept`` when not given.
+        accept: the ingest door the child's batches are handed to: an urgent one, ahead of
+            queued HTTP ingest, whether a panel waits for the answer (no journal) or an
+            operator waits for the alarm to show (journaled and ACKed already).
         reload_outages: the comm failures the store holds open now, for a restarted child
             to resume (the first child gets those passed to :meth:`start`).
 
@@ -174,13 +171,11 @@ class SiaProcess:
         accept: Accept,
         *,
         reload_outages: Callable[[], Awaitable[Outages]],
-        accept_journaled: Accept | None = None,
     ) -> None:
         validate_config(config)  # a bad config fails here, as the receiver's own would
         self.config = config
         self.metrics = SiaMetrics()
         self._accept = accept
-        self._accept_journaled = accept_journaled or accept
         self._reload_outages = reload_outages
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
@@ -328,8 +323,7 @@ class SiaProcess:
         """
         reply: msgspec.Struct
         try:
-            accept = self._accept if message.urgent else self._accept_journaled
-            await accept(message.events, message.actor, raw=message.raw)
+            await self._accept(message.events, message.actor, raw=message.raw)
         except TocsinError as exc:
             kind: _Kind = next((k for k, cls in _KINDS.items() if isinstance(exc, cls)), "failed")
             reply = _Refused(message.id, kind, exc.detail)
@@ -380,7 +374,7 @@ class _ParentLink:
 
     With a journal (``[sia] journal``, the default), a batch the guard passes returns as soon as it is
     in the journal (:mod:`.sia_journal`), and goes up later, gathered with others for up
-    to :data:`SEND_DELAY_S`, into the engine's bulk lane; the engine's answer confirms it.
+    to :data:`SEND_DELAY_S`; the engine's answer confirms it.
     Journaled batches reach the engine in the order they were journaled, retried in that
     order while the engine is unavailable. The engine refuses a batch whole, so the entries
     of a refused one go again one by one, and only the refused entry is dropped (the
@@ -451,7 +445,6 @@ class _ParentLink:
             actors.pop() if len(actors) == 1 else RECEIVER_ACTOR,
             [event for entry in chunk for event in entry.events],
             [text for entry in chunk for text in entry.raw],
-            urgent=False,
         )
         self._writer.write(_frame(message))
 

@@ -173,26 +173,15 @@ def segments(tmp_path: Path) -> list[Path]:
 
 def test_with_a_journal_the_ack_waits_for_the_journal_not_the_engine(tmp_path: Path) -> None:
     engine = FakeEngine()
-    urgent: list[EventIn] = []
 
     async def main() -> None:
         gate = asyncio.Event()
 
-        async def accept_urgent(
-            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
-        ) -> object:
-            urgent.extend(items)
-            return await engine.accept(items, actor, raw=raw)
-
-        async def accept_journaled(
-            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
-        ) -> object:
+        async def held(items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None) -> object:
             await gate.wait()
             return await engine.accept(items, actor, raw=raw)
 
-        receiver = sia_process.SiaProcess(
-            journaled(tmp_path), accept_urgent, reload_outages=engine.reload, accept_journaled=accept_journaled
-        )
+        receiver = sia_process.SiaProcess(journaled(tmp_path), held, reload_outages=engine.reload)
         await receiver.start()
         try:
             replies = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2), alarm(REFUSED, 3))
@@ -209,7 +198,6 @@ def test_with_a_journal_the_ack_waits_for_the_journal_not_the_engine(tmp_path: P
         finally:
             await receiver.stop()
         assert [e.attributes["sequence"] for e in engine.events] == ["0001", "0002"]
-        assert urgent == []  # none went the waiting way
         # The engine refused account 9999's alarm (here: by account; in tocsin only the guard
         # refuses, and the receiver asks the guard before it journals): logged, not retried.
         assert segments(tmp_path) == []  # every entry confirmed: the journal is empty after a stop
@@ -240,9 +228,7 @@ def test_journaled_alarms_outlive_an_engine_that_cannot_store_them(tmp_path: Pat
         return await engine.accept(items, actor, raw=raw)
 
     async def main() -> None:
-        first = sia_process.SiaProcess(
-            journaled(tmp_path), engine.accept, reload_outages=engine.reload, accept_journaled=unavailable
-        )
+        first = sia_process.SiaProcess(journaled(tmp_path), unavailable, reload_outages=engine.reload)
         await first.start()
         try:
             replies = await exchange(first.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2))
@@ -252,9 +238,7 @@ def test_journaled_alarms_outlive_an_engine_that_cannot_store_them(tmp_path: Pat
             await first.stop()
         assert engine.events == [] and segments(tmp_path)
 
-        second = sia_process.SiaProcess(
-            journaled(tmp_path), engine.accept, reload_outages=engine.reload, accept_journaled=once_unavailable
-        )
+        second = sia_process.SiaProcess(journaled(tmp_path), once_unavailable, reload_outages=engine.reload)
         await second.start()
         try:
             assert await eventually(lambda: len(engine.events) == 2, 5 + sia_process.RETRY_S)
@@ -278,13 +262,8 @@ def test_without_a_journal_the_ack_waits_for_the_engine(tmp_path: Path) -> None:
     engine = FakeEngine()
 
     async def main() -> None:
-        async def never(
-            items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
-        ) -> object:
-            raise AssertionError("nothing is journaled")
-
         conf = msgspec.structs.replace(journaled(tmp_path), journal=False)
-        receiver = sia_process.SiaProcess(conf, engine.accept, reload_outages=engine.reload, accept_journaled=never)
+        receiver = sia_process.SiaProcess(conf, engine.accept, reload_outages=engine.reload)
         await receiver.start()
         try:
             (ack,) = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1))

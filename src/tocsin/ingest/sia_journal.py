@@ -7,7 +7,7 @@ the panels' throughput is 50 connections over that round trip; under an HTTP flo
 round trip also waits behind bulk commits. With the journal the receiver process appends
 the batch to a file of its own, fdatasyncs it, ACKs, and hands the batch to the engine in
 larger, less frequent batches. Measured with ``bench/sia.py`` (50 stop-and-wait panels,
-2 cores): 12.7k -> 19.1-20.4k frames/s (the engine's groups of 200 events instead of 20),
+2 cores): 12.4-12.7k -> 19.1-20.4k frames/s (the engine's groups of 200 events instead of 20),
 and an ACK p99 under a concurrent HTTP flood of 5.4 ms instead of 27 ms.
 
 An ACKed alarm is still never lost: it is in the journal before the ACK, and stays there

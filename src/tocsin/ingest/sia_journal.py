@@ -79,11 +79,10 @@ _decode = msgspec.msgpack.Decoder(JournalEntry).decode
 
 
 class _Segment:
-    __slots__ = ("capacity", "first", "path", "size", "unconfirmed")
+    __slots__ = ("capacity", "path", "size", "unconfirmed")
 
-    def __init__(self, path: Path, first: int, size: int, capacity: int = 0) -> None:
+    def __init__(self, path: Path, size: int, capacity: int = 0) -> None:
         self.path = path
-        self.first = first
         self.size = size
         """Bytes of whole records from the start."""
         self.capacity = capacity
@@ -106,8 +105,6 @@ class SiaJournal:
     def __init__(self, directory: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.directory = directory
         self._segment_bytes = segment_bytes
-        self._segments: dict[int, _Segment] = {}
-        """Segments holding unconfirmed entries, and the one being written, by first seq."""
         self._where: dict[int, tuple[_Segment, int]] = {}
         """Unconfirmed seq -> its segment and its number of events."""
         self._current: _Segment | None = None
@@ -137,7 +134,6 @@ class SiaJournal:
         entries: list[JournalEntry] = []
         paths = sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
         for index, path in enumerate(paths):
-            first = int(path.name[: -len(_SUFFIX)])
             data = path.read_bytes()
             found, good = _records(data)
             if data.count(0, good) != len(data) - good:
@@ -146,15 +142,13 @@ class SiaJournal:
                     "sia journal: a record cut short or corrupt ends its segment",
                     extra={"segment": path.name, "offset": good},
                 )
-            segment = _Segment(path, first, good)
-            self._segments[first] = segment
+            segment = _Segment(path, good)
             for entry in found:
                 self._track(segment, entry)
                 self._next_seq = max(self._next_seq, entry.seq + 1)
+            if not found:  # nothing in it to confirm
+                _drop(segment)
             entries.extend(found)
-        for segment in list(self._segments.values()):
-            if not segment.unconfirmed:
-                self._drop(segment)
         return entries
 
     async def append(self, actor: Actor, events: list[EventIn], raw: list[str | None]) -> JournalEntry:
@@ -183,7 +177,7 @@ class SiaJournal:
             self.pending_events -= count
             segment.unconfirmed.discard(seq)
             if not segment.unconfirmed and segment is not self._current:
-                self._drop(segment)
+                _drop(segment)
 
     def close(self) -> None:
         """Close the segment being written (deleted if all of it is confirmed) and let go of the lock."""
@@ -241,7 +235,7 @@ class SiaJournal:
         path = self.directory / f"{first_seq:016d}{_SUFFIX}"
         capacity = max(self._segment_bytes, need)
         self._fd = await asyncio.get_running_loop().run_in_executor(None, _preallocated, path, capacity)
-        segment = self._current = self._segments[first_seq] = _Segment(path, first_seq, 0, capacity)
+        segment = self._current = _Segment(path, 0, capacity)
         return segment
 
     def _retire(self) -> None:
@@ -251,17 +245,17 @@ class SiaJournal:
             self._fd = None
         current, self._current = self._current, None
         if current is not None and not current.unconfirmed:
-            self._drop(current)
+            _drop(current)
 
     def _track(self, segment: _Segment, entry: JournalEntry) -> None:
         segment.unconfirmed.add(entry.seq)
         self._where[entry.seq] = (segment, len(entry.events))
         self.pending_events += len(entry.events)
 
-    def _drop(self, segment: _Segment) -> None:
-        self._segments.pop(segment.first, None)
-        with contextlib.suppress(FileNotFoundError):
-            segment.path.unlink()
+
+def _drop(segment: _Segment) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        segment.path.unlink()
 
 
 def _locked(path: Path) -> int:

@@ -165,13 +165,7 @@ class SiaProcess:
         ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
     """
 
-    def __init__(
-        self,
-        config: SiaConfig,
-        accept: Accept,
-        *,
-        reload_outages: Callable[[], Awaitable[Outages]],
-    ) -> None:
+    def __init__(self, config: SiaConfig, accept: Accept, *, reload_outages: Callable[[], Awaitable[Outages]]) -> None:
         validate_config(config)  # a bad config fails here, as the receiver's own would
         self.config = config
         self.metrics = SiaMetrics()
@@ -396,8 +390,8 @@ class _ParentLink:
         """Submit id -> the journaled entries it carries, until the engine answers."""
         self._confirmed: dict[int, asyncio.Future[None]] = {}
         """Journal seq -> a caller waiting for its confirmation (past the pending bound)."""
-        self._send_handle: asyncio.TimerHandle | None = None
-        self._retrying = False
+        self._send_timer: asyncio.TimerHandle | None = None
+        """When the outbox goes up next (None: it is empty or just went)."""
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
@@ -411,22 +405,20 @@ class _ParentLink:
             return
         bounded = journal.pending_events >= MAX_PENDING_EVENTS
         entry = await journal.append(actor, list(items), texts)
-        waiter = asyncio.get_running_loop().create_future() if bounded else None
-        if waiter is not None:
-            self._confirmed[entry.seq] = waiter
         self._metrics.journaled += len(entry.events)
-        self.queue([entry])
-        if waiter is not None:
+        self.queue([entry])  # goes up after a delay: the confirmation cannot come before the wait below
+        if bounded:
+            self._confirmed[entry.seq] = waiter = asyncio.get_running_loop().create_future()
             await waiter
 
     def queue(self, entries: list[JournalEntry]) -> None:
         """Send journaled entries up after :data:`SEND_DELAY_S` (with whatever joins them)."""
         self._outbox.extend(entries)
-        if self._send_handle is None and not self._retrying:
-            self._send_handle = asyncio.get_running_loop().call_later(SEND_DELAY_S, self._send_outbox)
+        if self._send_timer is None:
+            self._send_timer = asyncio.get_running_loop().call_later(SEND_DELAY_S, self._send_outbox)
 
     def _send_outbox(self) -> None:
-        self._send_handle = None
+        self._send_timer = None
         while self._outbox and not self._writer.is_closing():
             chunk: list[JournalEntry] = []
             count = 0
@@ -475,9 +467,9 @@ class _ParentLink:
         if isinstance(message, _Refused) and message.kind != "refused":  # not stored: again, in order
             log.warning("sia journal: the engine did not store a batch; retrying", extra={"error": message.detail})
             self._outbox.extendleft(reversed(chunk))
-            if not self._retrying:
-                self._retrying = True
-                asyncio.get_running_loop().call_later(RETRY_S, self._retry)
+            if self._send_timer is not None:  # no sooner than the retry: the outbox goes up in order
+                self._send_timer.cancel()
+            self._send_timer = asyncio.get_running_loop().call_later(RETRY_S, self._send_outbox)
             return
         if isinstance(message, _Refused):  # the guard passed it here, the engine refused it (and audited that)
             if len(chunk) > 1:  # the engine refuses a batch whole: find the entries it refuses
@@ -493,15 +485,9 @@ class _ParentLink:
 
     def flush(self) -> None:
         """Send what waits in the outbox now (stopping)."""
-        if self._send_handle is not None:
-            self._send_handle.cancel()
-            self._send_handle = None
+        if self._send_timer is not None:
+            self._send_timer.cancel()
         self._send_outbox()
-
-    def _retry(self) -> None:
-        self._retrying = False
-        if self._send_handle is None:
-            self._send_outbox()
 
     @property
     def unsettled(self) -> bool:
@@ -555,10 +541,13 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
         link.gone()
         stop.set()
 
+    def counters() -> _Counters:
+        return _Counters(receiver.metrics, journal.pending_events if journal is not None else 0)
+
     async def report() -> None:
         while True:
             await asyncio.sleep(COUNTERS_INTERVAL_S)
-            link.send(_Counters(receiver.metrics, journal.pending_events if journal is not None else 0))
+            link.send(counters())
 
     listener, reporter = asyncio.create_task(listen()), asyncio.create_task(report())
     await stop.wait()
@@ -570,7 +559,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
             await asyncio.sleep(0.01)
         journal.close()
     reporter.cancel()
-    link.send(_Counters(receiver.metrics, journal.pending_events if journal is not None else 0))
+    link.send(counters())
     writer.close()
     with contextlib.suppress(ConnectionError):
         await writer.wait_closed()

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +21,8 @@ from tocsin.auth.tokens import create_token
 from tocsin.store.sqlite import open_database
 
 __all__ = ("Receiver", "ServerProcess", "free_port")
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -98,6 +101,21 @@ class ServerProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.proc = None
+
+    def kill_under_load(
+        self, worker: Callable[[T], None], args: Sequence[T], stop: threading.Event, *, after_s: float = 1.5
+    ) -> None:
+        """Run ``worker(arg)`` on a thread per arg, :meth:`kill` the server after ``after_s``
+        seconds, then set ``stop`` and join them (a worker returns once ``stop`` is set or the
+        server is gone)."""
+        threads = [threading.Thread(target=worker, args=(arg,)) for arg in args]
+        for t in threads:
+            t.start()
+        time.sleep(after_s)
+        self.kill()
+        stop.set()
+        for t in threads:
+            t.join(10)
 
 
 class Receiver:

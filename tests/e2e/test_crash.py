@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +56,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
                         for ev, ids in zip(batch, r.json()["events"], strict=True):
                             acked[ev["external_id"]] = (ids["id"], ids["incident_id"])
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    srv.kill()
-    stop.set()
-    for t in threads:
-        t.join(10)
+    srv.kill_under_load(client, range(6), stop)
     assert len(acked) > 100, "the load never got going"
 
     db = open_database(srv.db)

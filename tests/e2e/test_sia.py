@@ -201,14 +201,7 @@ def test_kill_9_loses_no_alarm_acked_from_the_journal(tmp_path: Path) -> None:
         except OSError:
             return
 
-    threads = [threading.Thread(target=panel, args=(a,)) for a in accounts]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    srv.kill()
-    stop.set()
-    for t in threads:
-        t.join(10)
+    srv.kill_under_load(panel, accounts, stop)
     assert len(acked) > 100, "the panels never got going"
 
     def stored() -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/sia.py [--quick] [--only MODE] [--loop asyncio|uvloop]``. The
 server runs in a process of its own (on a free loopback port, on uvloop by default, as under
-``tocsin serve``), the simulated panels in another, so the two do not share one
+``tocsin serve``), the simulated panels (``_panels.py``) in another, so the two do not share one
 interpreter's GIL. Each measurement is made in four modes (``MODES``): the receiver alone
 (``accept`` a no-op), and tocsin's real path (guard, classify, correlate, SQLite group commit
 with ``synchronous=FULL``, a fresh database) with the receiver in a child process of its own

@@ -235,11 +235,21 @@ def _utc(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+"""The second and text of the last timestamp formatted: every answer within one second has the same."""
+
+
 def format_timestamp(now: datetime) -> str:
     """DC-09 timestamp text ``HH:MM:SS,MM-DD-YYYY`` in UTC (calendar month, 01-12)."""
+    global _last_stamp
     at = _utc(now)
+    second = int(at.timestamp())
+    if second == _last_stamp[0]:
+        return _last_stamp[1]
     # Formatted field by field: strftime costs more than the rest of an ACK's text.
-    return f"{at.hour:02d}:{at.minute:02d}:{at.second:02d},{at.month:02d}-{at.day:02d}-{at.year:04d}"
+    text = f"{at.hour:02d}:{at.minute:02d}:{at.second:02d},{at.month:02d}-{at.day:02d}-{at.year:04d}"
+    _last_stamp = (second, text)
+    return text
 
 
 def _echo(req: SiaFrame) -> str:

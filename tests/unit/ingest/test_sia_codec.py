@@ -26,6 +26,7 @@ from tocsin.ingest.sia_codec import (
     decrypt_body,
     encode_frame,
     encrypt_body,
+    format_timestamp,
     key_from_config,
     parse_frame,
     timestamp_ok,
@@ -265,6 +266,19 @@ def test_ascii_key_lengths(chars: int) -> None:
 def test_bad_keys_are_config_errors(key: str, fmt: Any) -> None:
     with pytest.raises(ConfigError):
         key_from_config(key, fmt)
+
+
+_NAIVE_BOUNDS = {"min_value": datetime(1971, 1, 1), "max_value": datetime(2200, 1, 1)}  # noqa: DTZ001 - hypothesis wants them naive
+
+
+@given(st.lists(st.datetimes(**_NAIVE_BOUNDS, timezones=st.just(UTC))))
+def test_timestamp_text_is_each_instants_own_whatever_came_before(instants: list[datetime]) -> None:
+    # format_timestamp keeps the last second's text: no instant may get another's
+    near = [at + step for at in instants for step in (timedelta(0), timedelta(microseconds=1), timedelta(seconds=-1))]
+    for at in [*near, *reversed(near)]:
+        assert format_timestamp(at) == at.strftime("%H:%M:%S,%m-%d-%Y")
+        shifted = at.astimezone(timezone(timedelta(hours=-5)))
+        assert format_timestamp(shifted) == at.strftime("%H:%M:%S,%m-%d-%Y")  # written in UTC
 
 
 def test_timestamp_window_bounds() -> None:

@@ -44,7 +44,9 @@ comes from many connections). UDP datagrams are handled concurrently, at most
 ``max_connections`` at once. Frames that arrive together, from any connection, reach
 ``accept`` in one call (ingest pays per call): audited as the account when the batch
 holds one account's frames, as ``sia:receiver`` when it holds several. Nothing here
-blocks the loop.
+blocks the loop. A stream and a task per connection cost no more than an
+``asyncio.Protocol`` answering from its callbacks (27.6k against 27.8k frames/s with the
+noop door of ``bench/sia.py``): the receiver's time goes to parsing and the kernel.
 """
 
 from __future__ import annotations

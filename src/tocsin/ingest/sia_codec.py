@@ -73,6 +73,13 @@ _HEADER = re.compile(
 )
 _TIMESTAMP = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2}),([0-9]{2})-([0-9]{2})-([0-9]{4})")
 _DATA_ACCOUNT = re.compile(r"#([0-9A-Za-z]{1,16})\|")
+_PLAIN = re.compile(
+    r'"([A-Za-z0-9-]{1,16})"([0-9]{4})R([0-9A-Fa-f]{1,6})L([0-9A-Fa-f]{1,6})#([0-9A-Za-z]{1,16})\[([^\]]*)\](?:_(.*))?',
+    re.DOTALL,
+)
+"""What nearly every frame is: clear, ``R`` and ``L`` with digits, ``#acct``, no extended block.
+Read in one match (:func:`_plain_frame`) instead of field by field; anything else is read
+the long way. Both read such a frame alike (``test_sia_codec``, a hypothesis property)."""
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 
 
@@ -200,7 +207,45 @@ def parse_frame(frame: bytes, *, key: bytes | KeyLookup | None = None) -> SiaFra
     region = sums[3]
     if not region.startswith(b'"'):
         raise SiaDecodeError("not a DC-09 frame: no id token")
-    head, rest = _header(decode_text(region), raw, sums)
+    text = decode_text(region)
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None:
+        return _plain_frame(plain, raw, sums)
+    return _parsed(text, raw, sums, key)
+
+
+def _plain_frame(plain: re.Match[str], raw: bytes, sums: tuple[bool, str, str, bytes]) -> SiaFrame:
+    """The frame :data:`_PLAIN` matched, as the field-by-field reading makes it (about 2 us less)."""
+    binary, crc_text, length_text, region = sums
+    token, sequence, receiver, line, account, data, timestamp_text = plain.groups()
+    crc = crc16_arc(region)
+    data_account = _DATA_ACCOUNT.match(data)
+    return SiaFrame(
+        token=token,
+        encrypted=False,
+        sequence=sequence,
+        receiver=receiver,
+        line=line,
+        account=account,
+        data=data,
+        extended=(),
+        timestamp=_parse_timestamp(timestamp_text),
+        crc_ok=int(crc_text, 16) == crc,
+        length_ok=int(length_text, 16) == len(region),
+        raw=raw,
+        crc_given=crc_text,
+        crc_computed=f"{crc:04X}",
+        length_given=int(length_text, 16),
+        length_computed=len(region),
+        binary_crc=binary,
+        data_account=data_account.group(1) if data_account else None,
+        timestamp_text=timestamp_text,
+    )
+
+
+def _parsed(text: str, raw: bytes, sums: tuple[bool, str, str, bytes], key: bytes | KeyLookup | None) -> SiaFrame:
+    """Read the frame field by field: every form :func:`parse_frame` accepts."""
+    head, rest = _header(text, raw, sums)
     if head.encrypted:
         aes_key = key(head.account) if callable(key) else key
         if aes_key is None:

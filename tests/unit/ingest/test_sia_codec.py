@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.errors import ConfigError, DecodeError
+from tocsin.ingest import sia_codec
 from tocsin.ingest.sia_codec import (
     SiaDecodeError,
     SiaDecryptError,
@@ -31,6 +32,7 @@ from tocsin.ingest.sia_codec import (
     parse_frame,
     timestamp_ok,
 )
+from tocsin.ingest.sia_crypto import decode_text
 
 from ._specs import by_file, key_of, params, sia_index, wire
 
@@ -268,10 +270,11 @@ def test_bad_keys_are_config_errors(key: str, fmt: Any) -> None:
         key_from_config(key, fmt)
 
 
-_NAIVE_BOUNDS = {"min_value": datetime(1971, 1, 1), "max_value": datetime(2200, 1, 1)}  # noqa: DTZ001 - hypothesis wants them naive
+_EARLIEST = datetime(1971, 1, 1)  # noqa: DTZ001 - hypothesis wants its bounds naive
+_LATEST = datetime(2200, 1, 1)  # noqa: DTZ001
 
 
-@given(st.lists(st.datetimes(**_NAIVE_BOUNDS, timezones=st.just(UTC))))
+@given(st.lists(st.datetimes(_EARLIEST, _LATEST, timezones=st.just(UTC))))
 def test_timestamp_text_is_each_instants_own_whatever_came_before(instants: list[datetime]) -> None:
     # format_timestamp keeps the last second's text: no instant may get another's
     near = [at + step for at in instants for step in (timedelta(0), timedelta(microseconds=1), timedelta(seconds=-1))]
@@ -469,6 +472,77 @@ def test_fuzz_mutated_frames_raise_only_decode_errors(data: bytes) -> None:
 def test_fuzz_structured_bodies(data: str, fields: str) -> None:
     body = f'"SIA-DCS"0001R{fields[:3]}L{fields[3:6]}#{fields[6:]}[{data}'.encode()
     only_decode_errors(encode_frame(body[:0xFFF]))
+
+
+def read_the_long_way(frame: bytes) -> SiaFrame | str:
+    """What the field-by-field reading makes of ``frame`` (an error as its text), bypassing
+    the one-match reading of the usual clear frame."""
+    try:
+        raw = bytes(frame)
+        sums = sia_codec._checksums(sia_codec._strip_envelope(raw))
+        if not sums[3].startswith(b'"'):
+            raise SiaDecodeError("not a DC-09 frame: no id token")
+        return sia_codec._parsed(decode_text(sums[3]), raw, sums, None)
+    except SiaDecodeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def read(frame: bytes) -> SiaFrame | str:
+    try:
+        return parse_frame(frame)
+    except SiaDecodeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+_HEXDIGITS = "0123456789abcdefABCDEF"
+
+
+@st.composite
+def usual_frames(draw: st.DrawFn) -> bytes:
+    """Frames of the usual clear shape, each part now and then a variant of it."""
+
+    def part(usual: st.SearchStrategy[str], variant: st.SearchStrategy[str]) -> str:
+        return draw(variant if draw(st.integers(0, 6)) == 0 else usual)
+
+    hexdigits = st.text(_HEXDIGITS, min_size=1, max_size=6)
+    token = part(
+        st.sampled_from(["SIA-DCS", "ADM-CID", "NULL"]), st.sampled_from(["*SIA-DCS", "SIA DCS", "", "X" * 17])
+    )
+    sequence = part(st.from_regex(r"[0-9]{4}", fullmatch=True), st.sampled_from(["001", "00a1", "12345"]))
+    receiver = part(hexdigits.map("R{}".format), st.text(_HEXDIGITS + "LRGZ#", max_size=8))
+    line = part(hexdigits.map("L{}".format), st.text(_HEXDIGITS + "LRGZ#", max_size=8))
+    account = part(
+        st.from_regex(r"#[0-9A-Za-z]{1,16}", fullmatch=True), st.sampled_from(["", "A0", "#", "#" + "9" * 17])
+    )
+    data = part(
+        st.text(st.sampled_from("#|/^_Nri0123ABCDEFZa x\u00e9["), max_size=30),
+        st.text(st.sampled_from("#|/^]_[Nri0AZ"), max_size=30),
+    )
+    extended = part(st.just(""), st.sampled_from(["[X115000]", "[]", "[Iname"]))
+    stamp = part(
+        st.sampled_from(["_13:53:11,06-22-2015", "", "_13:53:11,13-22-2015", "_"]), st.sampled_from(["_x]y[z", "x"])
+    )
+    body = f'"{token}"{sequence}{receiver}{line}{account}[{data}]{extended}{stamp}'.encode()
+    frame = encode_frame(body[:0xFFF], binary_crc=draw(st.booleans()))
+    if draw(st.booleans()):  # a wrong CRC or length is reported, not fatal
+        at = draw(st.integers(1, 8))
+        frame = frame[:at] + draw(st.sampled_from([b"0", b"F", b"f"])) + frame[at + 1 :]
+    return frame + draw(st.sampled_from([b"", b"\x00\x00", b"\r", b"\x00\r"]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(usual_frames(), mutated()))
+def test_the_usual_frame_read_in_one_match_is_the_frame_read_field_by_field(frame: bytes) -> None:
+    assert read(frame) == read_the_long_way(frame)
+
+
+def test_the_one_match_reading_takes_the_usual_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = encode_frame(b'"SIA-DCS"0042R1L0#1234[#1234|Nri1/BA011]_13:53:11,06-22-2015')
+    expected = read_the_long_way(frame)
+    monkeypatch.setattr(sia_codec, "_parsed", None)  # the long way would fail now
+    parsed = parse_frame(frame)
+    assert parsed == expected
+    assert (parsed.account, parsed.data_account, parsed.receiver, parsed.line) == ("1234", "1234", "1", "0")
 
 
 def corpus_files() -> list[Path]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tocsin.ingest.sia_codec import SiaDecodeError, parse_frame
 from tocsin.ingest.sia_payload import (
     SiaDcsEvent,
+    _read_blocks,
     _split_blocks,
     contact_id_checksum,
     parse_adm_cid,
@@ -205,3 +206,33 @@ def test_blocks_split_on_bars_outside_caret_text(data: str) -> None:
 def test_fuzz_adm_cid_raises_only_decode_errors(data: str) -> None:
     with contextlib.suppress(SiaDecodeError):
         parse_adm_cid(data)
+
+
+def _near_usual_blocks() -> st.SearchStrategy[str]:
+    """Data blocks of the usual one-event shape (``#1234|Nri1/BA011``), each part now and then
+    replaced by something the one-match reading must leave to the long way."""
+    account = st.one_of(
+        st.just(""), st.from_regex(r"#[0-9A-Za-z]{0,5}\|", fullmatch=True), st.sampled_from(["#12", "|"])
+    )
+    area = st.one_of(
+        st.just(""), st.from_regex(r"ri[0-9]{0,3}/", fullmatch=True), st.sampled_from(["ri1", "ri1^H^/", "id2/"])
+    )
+    code = st.one_of(st.from_regex(r"[A-Z]{2}", fullmatch=True), st.sampled_from(["B", "ba", "BAFA"]))
+    address = st.one_of(
+        st.from_regex(r"[0-9]{0,4}", fullmatch=True), st.sampled_from(["0A1", "0AB1", "1^x^", "1/FA2", "1|A"])
+    )
+    lead = st.sampled_from(["N", "N", "N", "", "A"])
+    return st.tuples(account, lead, area, code, address).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(_near_usual_blocks(), st.text(alphabet="|^Nri1/BA0#aZ-:.", max_size=30)))
+def test_the_usual_block_read_in_one_match_is_the_block_read_the_long_way(data: str) -> None:
+    assert parse_sia_dcs(data) == _read_blocks(data)
+
+
+def test_the_one_match_reading_takes_the_usual_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _read_blocks("#1234|Nri1/BA011")
+    monkeypatch.setattr("tocsin.ingest.sia_payload._read_blocks", None)  # the long way would fail now
+    assert parse_sia_dcs("#1234|Nri1/BA011") == expected
+    assert expected == [SiaDcsEvent(code="BA", address="011", area="1", modifiers={"ri": "1"}, account="1234")]

@@ -193,11 +193,13 @@ class SiaJournal:
         (about 0.1 ms): the receiver process does nothing else meanwhile that would not
         wait for the journal too, and handing them to a worker thread cost more, in
         thread switches, than the wait (``bench/sia.py``: 15.7k frames/s that way, 17.0k
-        this way). A helper process doing the fdatasync, with no GIL to share, measured
-        worse still (16.1k against 18.4k on another machine): 50 stop-and-wait panels
-        answer in one wave, so while its fdatasync runs no other frame is there to read.
-        Even no fdatasync at all was worth only about 12 %. Everything runs on the loop,
-        so ``confirm`` never sees a segment change under it.
+        this way). Measured again once frames cost less to read (about 20k frames/s this
+        way): a worker thread 16.2-16.6k, a helper process doing the fdatasync with no GIL
+        to share 17.1-18.5k, however many loop turns a write gathers. 50 stop-and-wait
+        panels answer in one wave: waiting here, each write takes the whole wave, and the
+        wait leaves the CPU to the engine; writes that overlap reading split the wave into
+        more, smaller ones. (No fdatasync at all, for scale: 25.1k.) Everything runs on
+        the loop, so ``confirm`` never sees a segment change under it.
         """
         try:
             while self._waiting:

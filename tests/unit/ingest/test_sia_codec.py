@@ -32,7 +32,6 @@ from tocsin.ingest.sia_codec import (
     parse_frame,
     timestamp_ok,
 )
-from tocsin.ingest.sia_crypto import decode_text
 
 from ._specs import by_file, key_of, params, sia_index, wire
 
@@ -478,11 +477,8 @@ def read_the_long_way(frame: bytes) -> SiaFrame | str:
     """What the field-by-field reading makes of ``frame`` (an error as its text), bypassing
     the one-match reading of the usual clear frame."""
     try:
-        raw = bytes(frame)
-        sums = sia_codec._checksums(sia_codec._strip_envelope(raw))
-        if not sums[3].startswith(b'"'):
-            raise SiaDecodeError("not a DC-09 frame: no id token")
-        return sia_codec._parsed(decode_text(sums[3]), raw, sums, None)
+        raw, sums, text = sia_codec._decoded(frame)
+        return sia_codec._parsed(text, raw, sums, None)
     except SiaDecodeError as exc:
         return f"{type(exc).__name__}: {exc}"
 

@@ -38,15 +38,13 @@ Each event's ``external_id`` is ``{account}:{sequence}:{n}:{tag}`` (see
 :func:`frame_external_id`): equal for a resend, so the store keeps one copy, but not for
 a new frame that reuses a sequence number after a wrap or a panel restart.
 
-Concurrency: one asyncio task per TCP connection handles its frames one after another
-and writes the replies in that order (DC-09 panels wait for each answer; parallelism
-comes from many connections). UDP datagrams are handled concurrently, at most
-``max_connections`` at once. Frames that arrive together, from any connection, reach
-``accept`` in one call (ingest pays per call): audited as the account when the batch
-holds one account's frames, as ``sia:receiver`` when it holds several. Nothing here
-blocks the loop. A stream and a task per connection cost no more than an
-``asyncio.Protocol`` answering from its callbacks (27.6k against 27.8k frames/s with the
-noop door of ``bench/sia.py``): the receiver's time goes to parsing and the kernel.
+Concurrency: each TCP connection (:mod:`.sia_tcp`) judges its frames as they arrive, from
+its protocol callbacks, one after another, and writes the replies in that order (DC-09
+panels wait for each answer; parallelism comes from many connections). UDP datagrams are
+handled concurrently, at most ``max_connections`` at once. Frames that arrive together,
+from any connection, reach ``accept`` in one call (ingest pays per call): audited as the
+account when the batch holds one account's frames, as ``sia:receiver`` when it holds
+several. Nothing here blocks the loop.
 """
 
 from __future__ import annotations
@@ -64,9 +62,8 @@ from msgspec import Meta
 
 from tocsin.errors import ConfigError, IngestError, StoreUnavailable
 from tocsin.ingest.door import Accept
-from tocsin.ingest.sia_batch import FrameBatcher
+from tocsin.ingest.sia_batch import Done, FrameBatcher
 from tocsin.ingest.sia_codec import (
-    FrameBuffer,
     SiaDecodeError,
     SiaFrame,
     SiaKeyRequired,
@@ -80,11 +77,11 @@ from tocsin.ingest.sia_codec import (
 from tocsin.ingest.sia_crypto import decode_text
 from tocsin.ingest.sia_events import RETRANSMIT_WINDOW_S, Unprocessable, frame_events, frame_external_id
 from tocsin.ingest.sia_listen import BACKLOG, SiaSockets, bind_sockets, parse_address
+from tocsin.ingest.sia_tcp import PanelConnection, peer_text
 from tocsin.ingest.supervision import DEFAULT_GRACE_S, Outages, Supervisor, comm_failure, utcnow
 from tocsin.model import Actor, Condition, EventIn
 
 __all__ = (
-    "READ_CHUNK",
     "RETRANSMIT_WINDOW_S",
     "STOP_GRACE_S",
     "SUPERVISION_GRACE_S",
@@ -104,8 +101,6 @@ SUPERVISION_GRACE_S = DEFAULT_GRACE_S
 """Extra seconds after ``supervision_s`` before a silent account is declared failed."""
 STOP_GRACE_S = 2.0
 """How long ``stop`` lets a frame already being handled finish (and be ACKed)."""
-READ_CHUNK = 16 * 1024
-"""Bytes read from a TCP connection at a time; with one frame (4 KiB) this bounds its buffer."""
 
 _LINK_TESTS = frozenset({"NULL", "XNM"})
 _EVENT_TOKENS = frozenset({"SIA-DCS", "ADM-CID"})
@@ -219,6 +214,13 @@ def validate_config(config: SiaConfig) -> None:
         raise ConfigError("[sia] journal_dir needs own_process = true: the receiver process keeps the journal")
 
 
+def _context(peer: str, frame: SiaFrame | None) -> dict[str, Any]:
+    """What a log line about a frame says of it (never its content)."""
+    if frame is None:
+        return {"peer": peer}
+    return {"peer": peer, "account": frame.effective_account, "seq": frame.sequence, "token": frame.token}
+
+
 def _accounts(config: SiaConfig) -> dict[str, _Account]:
     """The accounts of ``config`` by id, with its addresses checked (a ConfigError names what is wrong)."""
     for text, what in ((config.tcp, "tcp"), (config.udp, "udp")):
@@ -233,23 +235,17 @@ def _accounts(config: SiaConfig) -> dict[str, _Account]:
     return accounts
 
 
-def _peer(addr: Any) -> str:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)
+class _Held:
+    """A frame whose events wait for ``accept``; answered once it returns (:meth:`SiaReceiver.answer`)."""
 
+    __slots__ = ("account", "events", "frame", "peer", "raw")
 
-class _Connection:
-    """One TCP connection: whether it is in the middle of answering a chunk, and since when
-    (event-loop time) it has been waiting for bytes, for :meth:`SiaReceiver._close_idle`."""
-
-    __slots__ = ("busy", "idle_since", "peer", "writer")
-
-    def __init__(self, peer: str, writer: asyncio.StreamWriter, now: float) -> None:
+    def __init__(self, frame: SiaFrame, account: _Account, events: list[EventIn], raw: str, peer: str) -> None:
+        self.frame = frame
+        self.account = account
+        self.events = events
+        self.raw = raw
         self.peer = peer
-        self.writer = writer
-        self.busy = False
-        self.idle_since = now
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -319,7 +315,7 @@ class SiaReceiver:
                 self._supervision.watch(account.id, account.period, account.supervision_event)
         self._tcp_server: asyncio.Server | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
-        self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._connections: set[PanelConnection] = set()
         self._datagrams: set[asyncio.Task[None]] = set()
         self._idle_watch: asyncio.Task[None] | None = None
         self._stopping = False
@@ -357,7 +353,7 @@ class SiaReceiver:
         loop = asyncio.get_running_loop()
         tcp, udp = sockets if sockets is not None else bind_sockets(self.config.tcp, self.config.udp)
         if tcp is not None:
-            self._tcp_server = await asyncio.start_server(self._serve_tcp, sock=tcp, backlog=BACKLOG)
+            self._tcp_server = await loop.create_server(lambda: PanelConnection(self), sock=tcp, backlog=BACKLOG)
         if udp is not None:
             transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp)
             self._udp_transport = transport
@@ -381,16 +377,17 @@ class SiaReceiver:
                 await self._idle_watch
         if self._tcp_server is not None:
             self._tcp_server.close()
-        for task, conn in list(self._connections.items()):
+        for conn in list(self._connections):
             if not conn.busy:
-                task.cancel()  # waiting for bytes: nothing to finish
-        tasks = [*self._connections, *self._datagrams]
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+                conn.close()  # waiting for bytes: nothing to finish
+        await self._batcher.drain(STOP_GRACE_S)  # every held frame answered, or cut off
+        if self._datagrams:
+            _, late = await asyncio.wait(self._datagrams, timeout=STOP_GRACE_S)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self._batcher.drain(STOP_GRACE_S)
+            await asyncio.gather(*self._datagrams, return_exceptions=True)
+        for conn in list(self._connections):
+            conn.close()  # answered, or cut off (its panel resends)
         if self._tcp_server is not None:
             await self._tcp_server.wait_closed()
         if self._udp_transport is not None:
@@ -400,7 +397,8 @@ class SiaReceiver:
     # -- one frame -----------------------------------------------------------------------
 
     async def handle_frame(self, data: bytes, *, peer: str = "") -> bytes | None:
-        """Answer one frame as the module's table says; the transports call this.
+        """Answer one frame as the module's table says (UDP datagrams come here; a TCP
+        connection uses :meth:`judge`, :meth:`hold` and :meth:`answer` from its callbacks).
 
         Args:
             data: one frame, with or without LF/CR.
@@ -410,21 +408,61 @@ class SiaReceiver:
             The reply to send, or None when none is due. Never raises (a failure is logged
             and answered with nothing, so the panel resends).
         """
-        self.metrics.frames += 1
-        ctx: dict[str, Any] = {"peer": peer}
+        verdict = self.judge(data, peer)
+        if not isinstance(verdict, _Held):
+            return verdict
         try:
-            return await self._decide(data, ctx)
+            await self._batcher.submit(verdict.events, verdict.account.actor, [verdict.raw] * len(verdict.events))
+        except Exception as exc:  # noqa: BLE001 - answered (or logged) as the table says
+            return self.answer(verdict, exc)
+        return self.answer(verdict, None)
+
+    def judge(self, data: bytes, peer: str) -> bytes | _Held | None:
+        """The answer to one frame now, or the frame held until its events are stored.
+
+        Never raises: a failure is logged and answered with nothing (the panel resends).
+        """
+        self.metrics.frames += 1
+        try:
+            return self._decide(data, peer)
         except Exception:
             self.metrics.errors += 1
             self.metrics.unanswered += 1
-            log.exception("sia frame handling failed; not acknowledged", extra=ctx)
+            log.exception("sia frame handling failed; not acknowledged", extra={"peer": peer})
             return None
+
+    def hold(self, held: object, done: Done) -> None:
+        """Hand a held frame's events to ``accept`` (batched); ``done`` is told how it went."""
+        assert isinstance(held, _Held)
+        self._batcher.add(held.events, held.account.actor, [held.raw] * len(held.events), done)
+
+    def answer(self, held: object, error: BaseException | None) -> bytes | None:
+        """A held frame's answer, once ``accept`` returned (``error`` None) or raised ``error``.
+
+        A failure of ``accept`` but a refusal or an overload is logged and answered with nothing.
+        """
+        assert isinstance(held, _Held)
+        frame = held.frame
+        if error is None:
+            self.metrics.events += len(held.events)
+            return self._ack(frame, held.account)
+        if isinstance(error, StoreUnavailable):
+            self.metrics.unanswered += 1
+            ctx = {**_context(held.peer, frame), "error": error.detail}
+            log.warning("sia frame not acknowledged: store unavailable", extra=ctx)
+            return None
+        if isinstance(error, IngestError):
+            return self._duh(frame, self._clock(), f"refused: {error.detail}", _context(held.peer, frame))
+        self.metrics.errors += 1
+        self.metrics.unanswered += 1
+        log.error("sia frame handling failed; not acknowledged", exc_info=error, extra=_context(held.peer, frame))
+        return None
 
     def _key_for(self, account: str | None) -> bytes | None:
         found = self._accounts.get(account.upper()) if account else None
         return found.key if found is not None else None
 
-    async def _decide(self, data: bytes, ctx: dict[str, Any]) -> bytes | None:
+    def _decide(self, data: bytes, peer: str) -> bytes | _Held | None:
         now = self._clock()
         try:
             frame = parse_frame(data, key=self._key_for)
@@ -433,44 +471,33 @@ class SiaReceiver:
             if not known:
                 self.metrics.unknown_accounts += 1
             reason = "encrypted, but the account has no key" if known else "encrypted, from an unknown account"
-            return self._nak(now, reason, ctx, exc.frame)
+            return self._nak(now, reason, _context(peer, exc.frame), exc.frame)
         except SiaDecodeError as exc:
-            return self._nak(now, exc.detail, ctx, exc.frame)
-        ctx.update(account=frame.effective_account, seq=frame.sequence, token=frame.token)
+            return self._nak(now, exc.detail, _context(peer, exc.frame), exc.frame)
         if not frame.valid:
             reason = "CRC mismatch" if not frame.crc_ok else "length mismatch"
-            return self._nak(now, reason, ctx, frame)
+            return self._nak(now, reason, _context(peer, frame), frame)
         account = self._accounts.get((frame.effective_account or "").upper())
         if account is None:
             self.metrics.unknown_accounts += 1
-            return self._nak(now, "account not configured", ctx, frame)
+            return self._nak(now, "account not configured", _context(peer, frame), frame)
         if account.key is not None and not frame.encrypted:
-            return self._nak(now, "clear frame from an account that must encrypt", ctx, frame)
+            return self._nak(now, "clear frame from an account that must encrypt", _context(peer, frame), frame)
         checked = frame.encrypted or frame.timestamp_text is not None
         if checked and not timestamp_ok(frame.timestamp, now, before_s=account.before, after_s=account.after):
-            ctx["timestamp"] = frame.timestamp_text
+            ctx = {**_context(peer, frame), "timestamp": frame.timestamp_text}
             return self._nak(now, "timestamp outside the window", ctx, frame)
         self._heard(account)
         token = frame.token.upper()
         if token in _LINK_TESTS:
             return self._ack(frame, account)
         if token not in _EVENT_TOKENS:
-            return self._duh(frame, now, "token not processed", ctx)
+            return self._duh(frame, now, "token not processed", _context(peer, frame))
         try:
             events = frame_events(frame, account.id, account.site, now)
         except Unprocessable as exc:
-            return self._duh(frame, now, str(exc), ctx)
-        raw = decode_text(frame.raw.rstrip(b"\x00"))
-        try:
-            await self._batcher.submit(events, account.actor, [raw] * len(events))
-        except StoreUnavailable as exc:
-            self.metrics.unanswered += 1
-            log.warning("sia frame not acknowledged: store unavailable", extra={**ctx, "error": exc.detail})
-            return None
-        except IngestError as exc:
-            return self._duh(frame, self._clock(), f"refused: {exc.detail}", ctx)
-        self.metrics.events += len(events)
-        return self._ack(frame, account)
+            return self._duh(frame, now, str(exc), _context(peer, frame))
+        return _Held(frame, account, events, decode_text(frame.raw.rstrip(b"\x00")), peer)
 
     def _ack(self, frame: SiaFrame, account: _Account) -> bytes:
         self.metrics.acks += 1
@@ -478,9 +505,6 @@ class SiaReceiver:
 
     def _nak(self, now: datetime, reason: str, ctx: dict[str, Any], frame: SiaFrame | None) -> bytes:
         self.metrics.naks += 1
-        if frame is not None:
-            ctx.setdefault("account", frame.effective_account)
-            ctx.setdefault("seq", frame.sequence)
         log.warning("sia frame NAKed", extra={**ctx, "reason": reason})
         return build_nak(now, binary_crc=frame.binary_crc if frame is not None else False)
 
@@ -511,50 +535,22 @@ class SiaReceiver:
 
     # -- transports ----------------------------------------------------------------------
 
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = _peer(writer.get_extra_info("peername"))
-        task = asyncio.current_task()
-        if task is None or self._stopping or len(self._connections) >= self.config.max_connections:
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def admit(self, conn: PanelConnection) -> bool:
+        """Count a new TCP connection in, or refuse it (stopping, or ``max_connections`` open)."""
+        if self._stopping or len(self._connections) >= self.config.max_connections:
             self.metrics.rejected_connections += 1
-            log.warning("sia connection refused", extra={"peer": peer, "limit": self.config.max_connections})
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return
-        loop = asyncio.get_running_loop()
-        conn = self._connections[task] = _Connection(peer, writer, loop.time())
+            log.warning("sia connection refused", extra={"peer": conn.peer, "limit": self.config.max_connections})
+            return False
+        self._connections.add(conn)
         self.metrics.connections += 1
-        buffer = FrameBuffer(on_discard=lambda reason, count: self._discarded(peer, reason, count))
-        idle = self.config.idle_timeout_s
-        try:
-            while not self._stopping:
-                chunk = await reader.read(READ_CHUNK)  # an idle panel is closed by _close_idle
-                if not chunk:
-                    break
-                conn.busy = True
-                for frame in buffer.feed(chunk):
-                    reply = await self.handle_frame(frame, peer=peer)
-                    if reply is not None:
-                        writer.write(reply)
-                if writer.transport.get_write_buffer_size():
-                    async with asyncio.timeout(idle):  # a panel that does not read its answers
-                        await writer.drain()
-                conn.busy = False
-                conn.idle_since = loop.time()
-        except TimeoutError:
-            log.info("sia connection not reading its answers, closing", extra={"peer": peer})
-        except asyncio.CancelledError:
-            # stop() cancelled a connection waiting for bytes. Ending normally (the task is
-            # ours, nothing awaits it) keeps Python 3.11's start_server callback from
-            # logging the cancellation as an error.
-            pass
-        except OSError as exc:
-            log.info("sia connection lost", extra={"peer": peer, "error": str(exc)})
-        finally:
-            del self._connections[task]
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        return True
+
+    def release(self, conn: PanelConnection) -> None:
+        self._connections.discard(conn)
 
     async def _close_idle(self) -> None:
         """Close each connection that has waited for bytes longer than ``idle_timeout_s``.
@@ -569,12 +565,17 @@ class SiaReceiver:
         while True:
             await asyncio.sleep(min(1.0, idle / 4))
             deadline = loop.time() - idle
-            for conn in self._connections.values():
-                if not conn.busy and conn.idle_since < deadline and not conn.writer.is_closing():
+            for conn in list(self._connections):
+                if conn.closing:
+                    continue
+                if conn.stalled_since is not None and conn.stalled_since < deadline:
+                    log.info("sia connection not reading its answers, closing", extra={"peer": conn.peer})
+                    conn.close(abort=True)
+                elif not conn.busy and conn.idle_since < deadline:
                     log.info("sia connection idle, closing", extra={"peer": conn.peer, "idle_s": idle})
-                    conn.writer.close()  # its read returns b"": the connection's task ends
+                    conn.close()
 
-    def _discarded(self, peer: str, reason: str, count: int) -> None:
+    def discarded(self, peer: str, reason: str, count: int) -> None:
         self.metrics.junk_bytes += count
         level = logging.WARNING if reason == "oversize" else logging.DEBUG
         log.log(level, "sia bytes discarded", extra={"peer": peer, "reason": reason, "bytes": count})
@@ -588,6 +589,6 @@ class SiaReceiver:
         task.add_done_callback(self._datagrams.discard)
 
     async def _serve_datagram(self, data: bytes, addr: Any, transport: asyncio.DatagramTransport) -> None:
-        reply = await self.handle_frame(data, peer=_peer(addr))
+        reply = await self.handle_frame(data, peer=peer_text(addr))
         if reply is not None and not transport.is_closing():
             transport.sendto(reply, addr)

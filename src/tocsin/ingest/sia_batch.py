@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from tocsin.errors import IngestError
 from tocsin.ingest.door import Accept
 from tocsin.model import Actor, EventIn
 
-__all__ = ("RECEIVER_ACTOR", "FrameBatcher")
+__all__ = ("RECEIVER_ACTOR", "Done", "FrameBatcher")
+
+log = logging.getLogger(__name__)
 
 RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
 """Who a batch holding several accounts' frames is ingested as (each event's source names its account)."""
@@ -32,20 +37,27 @@ ACK p99 fell from 130-156 ms to 34-36 ms: with two, a third batch waited a whole
 trip behind the bulk group commits before it could even leave."""
 
 
+Done = Callable[[BaseException | None], None]
+"""Told how a frame's events fared: None once they are durable, else the error ``accept`` raised."""
+
+
 class _Pending:
-    __slots__ = ("actor", "events", "future", "raw")
+    __slots__ = ("actor", "done", "events", "future", "raw")
 
     def __init__(
         self,
         events: list[EventIn],
         actor: Actor,
         raw: list[str | None],
-        future: asyncio.Future[None],
+        done: Done,
+        future: asyncio.Future[None] | None,
     ) -> None:
         self.events = events
         self.actor = actor
         self.raw = raw
+        self.done = done
         self.future = future
+        """The waiter of :meth:`FrameBatcher.submit`; cancelled: nobody waits, so not stored."""
 
 
 class FrameBatcher:
@@ -69,22 +81,33 @@ class FrameBatcher:
         self._inflight: set[asyncio.Task[None]] = set()
         self._scheduled = False
 
+    def add(self, events: list[EventIn], actor: Actor, raw: list[str | None], done: Done) -> None:
+        """Queue one frame's events; ``done`` is called once they are durable, or with what
+        ``accept`` raised for them. A callback, not a future: a TCP connection answers its
+        frame from it without a task waking up (:mod:`.sia_tcp`)."""
+        self._queue.append(_Pending(events, actor, raw, done, None))
+        self._schedule()
+
     async def submit(self, events: list[EventIn], actor: Actor, raw: list[str | None]) -> None:
         """Ingest one frame's events; returns once they are durable.
 
         Raises:
             whatever ``accept`` raised for them.
         """
-        if self._max_events == 1:
-            await self._accept(events, actor, raw=raw)
-            return
-        loop = asyncio.get_running_loop()
-        self._queue.append(_Pending(events, actor, raw, loop.create_future()))
-        pending = self._queue[-1]
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(events, actor, raw, functools.partial(_settle, future), future))
+        self._schedule()
+        await future
+
+    @property
+    def waiting(self) -> bool:
+        """Whether frames are queued or being accepted."""
+        return bool(self._queue or self._inflight)
+
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._pump)  # after this loop turn: frames read together go together
-        await pending.future
+            asyncio.get_running_loop().call_soon(self._pump)  # after this loop turn: frames read together go together
 
     def _pump(self) -> None:
         self._scheduled = False
@@ -93,7 +116,7 @@ class FrameBatcher:
             count = 0
             while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_events):
                 item = self._queue.popleft()
-                if not item.future.done():  # else its handler was cancelled (stop): not stored, not ACKed
+                if item.future is None or not item.future.done():  # else its waiter was cancelled: not stored
                     batch.append(item)
                     count += len(item.events)
             if not batch:
@@ -104,11 +127,12 @@ class FrameBatcher:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        if self._queue and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+        if self._queue:
+            self._schedule()
 
     async def _run(self, batch: list[_Pending]) -> None:
+        """Accept the batch, then tell each frame; one frame's ``done`` failing does not keep
+        the others from being told."""
         actors = {item.actor for item in batch}
         actor = actors.pop() if len(actors) == 1 else RECEIVER_ACTOR
         events = [event for item in batch for event in item.events]
@@ -117,29 +141,45 @@ class FrameBatcher:
             await self._accept(events, actor, raw=raw)
         except IngestError as exc:
             if len(batch) == 1:
-                _settle(batch[0].future, exc)
+                _tell(batch[0], exc)
                 return
             for item in batch:  # find the refused frame(s): the others are fine
                 try:
                     await self._accept(item.events, item.actor, raw=item.raw)
                 except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
-                    _settle(item.future, one)
+                    _tell(item, one)
                 else:
-                    _settle(item.future, None)
+                    _tell(item, None)
         except Exception as exc:  # noqa: BLE001 - handed to every waiter, who logs it
             for item in batch:
-                _settle(item.future, exc)
+                _tell(item, exc)
         else:
             for item in batch:
-                _settle(item.future, None)
+                _tell(item, None)
 
     async def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for the calls in flight, then cancel the rest (``stop``)."""
-        if self._inflight:
-            _, late = await asyncio.wait(set(self._inflight), timeout=timeout)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        """Wait up to ``timeout`` s until every frame queued or in flight has been told how it
+        fared, then cancel the calls still in flight and drop what still waits (``stop``):
+        those frames are never told, so never answered, and their panels resend them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.waiting and (left := deadline - loop.time()) > 0:
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(0)  # the next batch leaves on the next turn
+        self._queue.clear()
+        late = set(self._inflight)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+
+def _tell(item: _Pending, error: BaseException | None) -> None:
+    try:
+        item.done(error)
+    except Exception:
+        log.exception("sia frame: telling its connection how it fared failed")
 
 
 def _settle(future: asyncio.Future[Any], error: BaseException | None) -> None:

@@ -53,12 +53,13 @@ are not written down, so after a crash the segments still holding an unconfirmed
 back whole: small segments keep that replay short (about 2,500 SIA events each)."""
 GATHER_TURNS = 3
 """Event-loop turns a write waits for, so that frames already read join it. A frame read
-takes three turns to become an append (its handler resumes, the batcher forms a batch,
-the batch is appended); the write and its fdatasync block the loop, and every frame that
-arrived meanwhile is read afterwards. Written at once, most writes held a few frames; after
-three turns, those read in the same pass too (``bench/sia.py``, tocsin-journal: about 17k
--> 20k frames/s, 50 panels). A lone frame loses nothing: with nothing else ready, a
-turn takes microseconds."""
+takes two turns to become an append (the batcher forms a batch; its call starts and
+appends it); the write and its fdatasync block the loop, and every frame that arrived
+meanwhile is read afterwards. Written at once, most writes held a few frames; after three
+turns, those read in the same pass too (``bench/sia.py``, tocsin-journal: about 17k -> 20k
+frames/s, 50 panels, when a frame took one turn more to reach the batcher; 2 and 5 turns
+did no better). A lone frame loses nothing: with nothing else ready, a turn takes
+microseconds."""
 LOCK_WAIT_S = 10.0
 """How long ``open`` waits for another process (a receiver process still stopping) to let go."""
 _HEADER = struct.Struct(">II")

@@ -699,6 +699,29 @@ def test_a_connection_waiting_for_the_store_is_not_idle_and_its_idle_time_restar
     asyncio.run(main())
 
 
+def test_a_connection_that_does_not_read_its_answers_for_the_idle_timeout_is_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        store = FakeAccept()
+        async with running(store, idle_timeout_s=0.2) as receiver:
+            panel = await Panel.connect(receiver.bound_tcp)
+            await asyncio.sleep(0.02)
+            (conn,) = receiver._connections
+            conn.idle_since += 10  # never idle: only the stall can close it
+            conn.stalled_since = asyncio.get_running_loop().time()  # as the transport's pause_writing sets it
+            async with asyncio.timeout(1):
+                with contextlib.suppress(ConnectionResetError):
+                    assert await panel.reader.read() == b""
+            await panel.close()
+
+    with caplog.at_level(logging.INFO, logger="tocsin.ingest.sia"):
+        asyncio.run(main())
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "tocsin.ingest.sia" and "closing" in r.getMessage()
+    ] == ["sia connection not reading its answers, closing"]
+
+
 def test_stop_lets_the_frame_being_answered_finish() -> None:
     sent = frame("SIA-DCS", "0080", f"#{ACCOUNT}|Nri1/BA7")
 

@@ -387,7 +387,7 @@ class SiaReceiver:
                 task.cancel()
             await asyncio.gather(*self._datagrams, return_exceptions=True)
         for conn in list(self._connections):
-            conn.close()  # answered, or cut off (its panel resends)
+            conn.close(abort=conn.unsent)  # answered, or cut off (its panel resends); one not read: dropped
         if self._tcp_server is not None:
             await self._tcp_server.wait_closed()
         if self._udp_transport is not None:
@@ -439,9 +439,19 @@ class SiaReceiver:
     def answer(self, held: object, error: BaseException | None) -> bytes | None:
         """A held frame's answer, once ``accept`` returned (``error`` None) or raised ``error``.
 
-        A failure of ``accept`` but a refusal or an overload is logged and answered with nothing.
+        Never raises: a failure of ``accept`` other than a refusal or an overload, or of the
+        answer itself, is logged and answered with nothing.
         """
         assert isinstance(held, _Held)
+        try:
+            return self._answer(held, error)
+        except Exception:
+            self.metrics.errors += 1
+            self.metrics.unanswered += 1
+            log.exception("sia frame answer failed; not acknowledged", extra=_context(held.peer, held.frame))
+            return None
+
+    def _answer(self, held: _Held, error: BaseException | None) -> bytes | None:
         frame = held.frame
         if error is None:
             self.metrics.events += len(held.events)
@@ -566,7 +576,11 @@ class SiaReceiver:
             await asyncio.sleep(min(1.0, idle / 4))
             deadline = loop.time() - idle
             for conn in list(self._connections):
-                if conn.closing:
+                if conn.closing:  # but answers it cannot send may keep it open: then abort it
+                    if conn.closing_since is None:
+                        conn.closing_since = loop.time()
+                    elif conn.closing_since < deadline:
+                        conn.close(abort=True)
                     continue
                 if conn.stalled_since is not None and conn.stalled_since < deadline:
                     log.info("sia connection not reading its answers, closing", extra={"peer": conn.peer})

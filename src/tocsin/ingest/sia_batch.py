@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tocsin.errors import IngestError
+from tocsin.errors import IngestError, StoreUnavailable
 from tocsin.ingest.door import Accept
 from tocsin.model import Actor, EventIn
 
@@ -27,22 +27,26 @@ log = logging.getLogger(__name__)
 RECEIVER_ACTOR = Actor(name="sia:receiver", role="device")
 """Who a batch holding several accounts' frames is ingested as (each event's source names its account)."""
 _MAX_INFLIGHT = 4
-"""Accept calls at once. The store commits serially, so a call in flight does not commit
-sooner than the one before it; it lets the next batch cross to the engine (and the engine's
-process, when the receiver has its own) while the earlier ones commit, instead of after.
-The engine commits the receiver's calls that wait together in one urgent group, so batches
-waiting there cost little. Measured with ``bench/sia.py``: two over one, about +8 % frames/s
-on two machines; four over two, no change in frames/s, but under an HTTP flood the panels'
-ACK p99 fell from 130-156 ms to 34-36 ms: with two, a third batch waited a whole round
-trip behind the bulk group commits before it could even leave."""
+"""Accept calls at once (with ``max_events`` 1, no bound: one call per frame, as they come).
+The store commits serially, so a call in flight does not commit sooner than the one before
+it; it lets the next batch cross to the engine (and the engine's process, when the receiver
+has its own) while the earlier ones commit, instead of after. The engine commits the
+receiver's calls that wait together in one urgent group, so batches waiting there cost
+little. Measured with ``bench/sia.py``: two over one, about +8 % frames/s on two machines;
+four over two, no change in frames/s, but under an HTTP flood the panels' ACK p99 fell from
+130-156 ms to 34-36 ms: with two, a third batch waited a whole round trip behind the bulk
+group commits before it could even leave."""
 
 
 Done = Callable[[BaseException | None], None]
 """Told how a frame's events fared: None once they are durable, else the error ``accept`` raised."""
 
 
+_CUT_OFF = StoreUnavailable("the SIA receiver stopped before the store answered")
+
+
 class _Pending:
-    __slots__ = ("actor", "done", "events", "future", "raw")
+    __slots__ = ("actor", "done", "events", "future", "raw", "told")
 
     def __init__(
         self,
@@ -58,6 +62,7 @@ class _Pending:
         self.done = done
         self.future = future
         """The waiter of :meth:`FrameBatcher.submit`; cancelled: nobody waits, so not stored."""
+        self.told = False
 
 
 class FrameBatcher:
@@ -111,7 +116,7 @@ class FrameBatcher:
 
     def _pump(self) -> None:
         self._scheduled = False
-        while self._queue and len(self._inflight) < _MAX_INFLIGHT:
+        while self._queue and (len(self._inflight) < _MAX_INFLIGHT or self._max_events == 1):
             batch: list[_Pending] = []
             count = 0
             while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_events):
@@ -139,6 +144,10 @@ class FrameBatcher:
         raw = [text for item in batch for text in item.raw]
         try:
             await self._accept(events, actor, raw=raw)
+        except asyncio.CancelledError:  # drain() cut it off: not stored as far as anyone knows
+            for item in batch:
+                _tell(item, _CUT_OFF)
+            raise
         except IngestError as exc:
             if len(batch) == 1:
                 _tell(batch[0], exc)
@@ -146,6 +155,10 @@ class FrameBatcher:
             for item in batch:  # find the refused frame(s): the others are fine
                 try:
                     await self._accept(item.events, item.actor, raw=item.raw)
+                except asyncio.CancelledError:
+                    for rest in batch:
+                        _tell(rest, _CUT_OFF)
+                    raise
                 except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
                     _tell(item, one)
                 else:
@@ -160,7 +173,8 @@ class FrameBatcher:
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` s until every frame queued or in flight has been told how it
         fared, then cancel the calls still in flight and drop what still waits (``stop``):
-        those frames are never told, so never answered, and their panels resend them."""
+        those frames are told :class:`StoreUnavailable`, so never ACKed, and their panels
+        resend them."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.waiting and (left := deadline - loop.time()) > 0:
@@ -168,7 +182,8 @@ class FrameBatcher:
                 await asyncio.wait(set(self._inflight), timeout=left, return_when=asyncio.FIRST_COMPLETED)
             else:
                 await asyncio.sleep(0)  # the next batch leaves on the next turn
-        self._queue.clear()
+        while self._queue:
+            _tell(self._queue.popleft(), _CUT_OFF)
         late = set(self._inflight)
         for task in late:
             task.cancel()
@@ -176,6 +191,10 @@ class FrameBatcher:
 
 
 def _tell(item: _Pending, error: BaseException | None) -> None:
+    """Tell a frame how it fared, once (a frame cut off by ``drain`` may have been told already)."""
+    if item.told:
+        return
+    item.told = True
     try:
         item.done(error)
     except Exception:

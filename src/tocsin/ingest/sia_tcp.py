@@ -92,6 +92,8 @@ class PanelConnection(asyncio.Protocol):
         self._reading_paused = False
         self.idle_since = self._loop.time()
         self.stalled_since: float | None = None
+        self.closing_since: float | None = None
+        """When the receiver's idle sweep first saw it closing (it aborts one that stays so)."""
 
     @property
     def busy(self) -> bool:
@@ -100,6 +102,11 @@ class PanelConnection(asyncio.Protocol):
     @property
     def closing(self) -> bool:
         return self._closed or self._transport is None or self._transport.is_closing()
+
+    @property
+    def unsent(self) -> bool:
+        """Whether answers wait in the transport's buffer: the panel is not reading them."""
+        return self._transport is not None and self._transport.get_write_buffer_size() > 0
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -147,11 +154,12 @@ class PanelConnection(asyncio.Protocol):
 
     def close(self, *, abort: bool = False) -> None:
         """Close the connection (``abort``: drop unsent answers, for a panel that does not read them)."""
-        if self._transport is not None and not self._transport.is_closing():
-            if abort:
-                self._transport.abort()
-            else:
-                self._transport.close()
+        if self._transport is None or self._closed:
+            return
+        if abort:
+            self._transport.abort()
+        elif not self._transport.is_closing():
+            self._transport.close()
 
     def _answer_backlog(self) -> None:
         """Judge waiting frames in order until one must be held (or none is left)."""

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from tocsin.errors import GuardRefusal
-from tocsin.ingest.sia_batch import Done, FrameBatcher
+from tocsin.errors import GuardRefusal, StoreUnavailable
+from tocsin.ingest.sia_batch import _MAX_INFLIGHT, Done, FrameBatcher
 from tocsin.model import Actor, EventIn
 
 ACTOR = Actor(name="sia:1234", role="device")
@@ -23,12 +23,22 @@ class Door:
     def __init__(self, refuse: str | None = None) -> None:
         self.calls: list[list[str | None]] = []
         self.refuse = refuse
+        self.gate: asyncio.Event | None = None
+        self.inside = 0
+        self.most_inside = 0
 
     async def __call__(
         self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
     ) -> list[tuple[int, int | None]]:
         self.calls.append([e.external_id for e in items])
-        await asyncio.sleep(0)
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            await asyncio.sleep(0)
+            if self.gate is not None:
+                await self.gate.wait()
+        finally:
+            self.inside -= 1
         if self.refuse is not None and any(e.external_id == self.refuse for e in items):
             raise GuardRefusal("refused")
         return [(1, None)] * len(items)
@@ -84,11 +94,53 @@ def test_a_cancelled_waiter_s_frame_is_not_stored() -> None:
     assert asyncio.run(main()).calls == [["1234:2"]]
 
 
-def test_one_event_per_call_when_max_events_is_one() -> None:
+def test_one_event_per_call_when_max_events_is_one_with_no_bound_on_calls_at_once() -> None:
+    frames = _MAX_INFLIGHT + 2
+
     async def main() -> Door:
         door = Door()
+        door.gate = asyncio.Event()
         batcher = FrameBatcher(door, 1)
-        await asyncio.gather(*(batcher.submit([event(n)], ACTOR, ["raw"]) for n in range(3)))
+        waiters = asyncio.gather(*(batcher.submit([event(n)], ACTOR, ["raw"]) for n in range(frames)))
+        async with asyncio.timeout(2):
+            while len(door.calls) < frames:
+                await asyncio.sleep(0.001)
+        door.gate.set()
+        await waiters
         return door
 
-    assert asyncio.run(main()).calls == [["1234:0"], ["1234:1"], ["1234:2"]]
+    door = asyncio.run(main())
+    assert door.calls == [[f"1234:{n}"] for n in range(frames)]
+    assert door.most_inside == frames
+
+
+def test_drain_tells_every_frame_it_cuts_off_or_drops_that_it_was_not_stored() -> None:
+    told: dict[int, str | None] = {}
+
+    def done(n: int) -> Done:
+        return lambda error: told.__setitem__(n, None if error is None else type(error).__name__)
+
+    async def main() -> tuple[Door, BaseException | None]:
+        door = Door()
+        door.gate = asyncio.Event()  # the store never answers
+        batcher = FrameBatcher(door, 500)
+        for n in range(_MAX_INFLIGHT):  # one call each, all in flight
+            batcher.add([event(n)], ACTOR, ["raw"], done(n))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        waiter = asyncio.ensure_future(batcher.submit([event(90)], ACTOR, ["raw"]))
+        batcher.add([event(91)], ACTOR, ["raw"], done(91))
+        await asyncio.sleep(0.01)
+        assert len(door.calls) == _MAX_INFLIGHT  # the last two wait in the queue
+        await batcher.drain(0.05)
+        assert not batcher.waiting
+        try:
+            await waiter
+        except StoreUnavailable as exc:
+            return door, exc
+        return door, None
+
+    door, error = asyncio.run(main())
+    assert isinstance(error, StoreUnavailable)
+    assert told == {n: "StoreUnavailable" for n in [*range(_MAX_INFLIGHT), 91]}
+    assert door.inside == 0  # the calls in flight were cancelled

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -720,6 +721,104 @@ def test_a_connection_that_does_not_read_its_answers_for_the_idle_timeout_is_clo
     assert [
         r.getMessage() for r in caplog.records if r.name == "tocsin.ingest.sia" and "closing" in r.getMessage()
     ] == ["sia connection not reading its answers, closing"]
+
+
+def test_a_half_closed_connection_whose_answers_cannot_be_sent_is_aborted_and_frees_its_slot() -> None:
+    link = frame("NULL", "0090")
+
+    async def main() -> None:
+        store = FakeAccept()
+        async with running(store, max_connections=1, idle_timeout_s=0.2) as receiver:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a panel that reads nothing
+            sock.setblocking(False)
+            addr = receiver.bound_tcp
+            assert addr is not None
+            loop = asyncio.get_running_loop()
+            await loop.sock_connect(sock, addr)
+            await asyncio.sleep(0.02)
+            (conn,) = receiver._connections
+            served: Any = conn._transport
+            served.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            await loop.sock_sendall(sock, link * 1000)  # 50 KB of ACKs: most stuck, too few to stall
+            sock.shutdown(socket.SHUT_WR)
+            await asyncio.sleep(0.1)
+            assert conn.closing and conn.unsent and conn.stalled_since is None
+            async with asyncio.timeout(3):
+                while receiver._connections:  # closed on EOF, flushing forever: aborted by the sweep
+                    await asyncio.sleep(0.02)
+            second = await Panel.connect(receiver.bound_tcp)  # the slot is free again
+            await second.send(link)
+            assert await second.reply() == expected_ack(link)
+            await second.close()
+            sock.close()
+
+    asyncio.run(main())
+
+
+def test_stop_drops_answers_a_panel_does_not_read_instead_of_waiting_for_it() -> None:
+    link = frame("NULL", "0091")
+
+    async def main() -> None:
+        receiver = SiaReceiver(SiaConfig(tcp="127.0.0.1:0", account=accounts()), FakeAccept(), clock=FixedClock())
+        await receiver.start()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a panel that reads nothing
+        sock.setblocking(False)
+        addr = receiver.bound_tcp
+        assert addr is not None
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, addr)
+        await asyncio.sleep(0.02)
+        (conn,) = receiver._connections
+        served: Any = conn._transport
+        served.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await loop.sock_sendall(sock, link * 1000)  # 50 KB of ACKs: most stuck, too few to stall
+        async with asyncio.timeout(2):
+            while not conn.unsent:
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(1):
+            await receiver.stop()
+        await asyncio.sleep(0.05)
+        assert not receiver._connections and conn.closing
+        sock.close()
+
+    asyncio.run(main())
+
+
+def test_an_answer_that_cannot_be_built_is_logged_and_the_frames_behind_it_are_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alarm = frame("SIA-DCS", "0095", f"#{ACCOUNT}|Nri1/BA7")
+    link = frame("NULL", "0096")
+
+    class BrokenOnce(FixedClock):
+        armed = False
+
+        def __call__(self) -> datetime:
+            if self.armed:
+                self.armed = False
+                raise RuntimeError("clock failed")
+            return self.now
+
+    async def main() -> None:
+        store = FakeAccept()
+        store.gate = asyncio.Event()
+        clock = BrokenOnce()
+        async with running(store, clock=clock) as receiver:
+            panel = await Panel.connect(receiver.bound_tcp)
+            await panel.send(alarm + link)  # the link test waits behind the alarm
+            await store.wait_calls(1)
+            clock.armed = True  # the alarm's ACK cannot be built
+            store.gate.set()
+            assert await panel.reply() == expected_ack(link)
+            assert receiver.metrics.errors == 1 and receiver.metrics.unanswered == 1
+            await panel.close()
+
+    with caplog.at_level(logging.ERROR, logger="tocsin.ingest.sia"):
+        asyncio.run(main())
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "tocsin.ingest.sia"]
+    assert record.getMessage() == "sia frame answer failed; not acknowledged" and record.__dict__["seq"] == "0095"
 
 
 def test_stop_lets_the_frame_being_answered_finish() -> None:

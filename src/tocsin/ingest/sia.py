@@ -240,11 +240,12 @@ class _Held:
 
     __slots__ = ("account", "events", "frame", "peer", "raw")
 
-    def __init__(self, frame: SiaFrame, account: _Account, events: list[EventIn], raw: str, peer: str) -> None:
+    def __init__(self, frame: SiaFrame, account: _Account, events: list[EventIn], text: str, peer: str) -> None:
         self.frame = frame
         self.account = account
         self.events = events
-        self.raw = raw
+        self.raw: list[str | None] = [text] * len(events)
+        """The frame's text, once per event (what ``accept`` stores beside each)."""
         self.peer = peer
 
 
@@ -412,7 +413,7 @@ class SiaReceiver:
         if not isinstance(verdict, _Held):
             return verdict
         try:
-            await self._batcher.submit(verdict.events, verdict.account.actor, [verdict.raw] * len(verdict.events))
+            await self._batcher.submit(verdict.events, verdict.account.actor, verdict.raw)
         except Exception as exc:  # noqa: BLE001 - answered (or logged) as the table says
             return self.answer(verdict, exc)
         return self.answer(verdict, None)
@@ -425,16 +426,14 @@ class SiaReceiver:
         self.metrics.frames += 1
         try:
             return self._decide(data, peer)
-        except Exception:
-            self.metrics.errors += 1
-            self.metrics.unanswered += 1
-            log.exception("sia frame handling failed; not acknowledged", extra={"peer": peer})
+        except Exception as exc:  # noqa: BLE001 - counted and logged; the panel resends
+            self._failed("sia frame handling failed; not acknowledged", exc, {"peer": peer})
             return None
 
     def hold(self, held: object, done: Done) -> None:
         """Hand a held frame's events to ``accept`` (batched); ``done`` is told how it went."""
         assert isinstance(held, _Held)
-        self._batcher.add(held.events, held.account.actor, [held.raw] * len(held.events), done)
+        self._batcher.add(held.events, held.account.actor, held.raw, done)
 
     def answer(self, held: object, error: BaseException | None) -> bytes | None:
         """A held frame's answer, once ``accept`` returned (``error`` None) or raised ``error``.
@@ -445,10 +444,8 @@ class SiaReceiver:
         assert isinstance(held, _Held)
         try:
             return self._answer(held, error)
-        except Exception:
-            self.metrics.errors += 1
-            self.metrics.unanswered += 1
-            log.exception("sia frame answer failed; not acknowledged", extra=_context(held.peer, held.frame))
+        except Exception as exc:  # noqa: BLE001 - counted and logged; the panel resends
+            self._failed("sia frame answer failed; not acknowledged", exc, _context(held.peer, held.frame))
             return None
 
     def _answer(self, held: _Held, error: BaseException | None) -> bytes | None:
@@ -463,10 +460,14 @@ class SiaReceiver:
             return None
         if isinstance(error, IngestError):
             return self._duh(frame, self._clock(), f"refused: {error.detail}", _context(held.peer, frame))
+        self._failed("sia frame handling failed; not acknowledged", error, _context(held.peer, frame))
+        return None
+
+    def _failed(self, message: str, error: BaseException, ctx: dict[str, Any]) -> None:
+        """Count and log a frame that goes unanswered because something failed (the panel resends it)."""
         self.metrics.errors += 1
         self.metrics.unanswered += 1
-        log.error("sia frame handling failed; not acknowledged", exc_info=error, extra=_context(held.peer, frame))
-        return None
+        log.error(message, exc_info=error, extra=ctx)
 
     def _key_for(self, account: str | None) -> bytes | None:
         found = self._accounts.get(account.upper()) if account else None
@@ -563,7 +564,8 @@ class SiaReceiver:
         self._connections.discard(conn)
 
     async def _close_idle(self) -> None:
-        """Close each connection that has waited for bytes longer than ``idle_timeout_s``.
+        """Close each connection idle, not reading its answers, or stuck closing for longer
+        than ``idle_timeout_s`` (:meth:`.sia_tcp.PanelConnection.expire`).
 
         One sweep for all connections rather than a timeout around each read: arming and
         cancelling a timer per read cost about a tenth of the receiver's time per frame
@@ -576,18 +578,9 @@ class SiaReceiver:
             await asyncio.sleep(min(1.0, idle / 4))
             deadline = loop.time() - idle
             for conn in list(self._connections):
-                if conn.closing:  # but answers it cannot send may keep it open: then abort it
-                    if conn.closing_since is None:
-                        conn.closing_since = loop.time()
-                    elif conn.closing_since < deadline:
-                        conn.close(abort=True)
-                    continue
-                if conn.stalled_since is not None and conn.stalled_since < deadline:
-                    log.info("sia connection not reading its answers, closing", extra={"peer": conn.peer})
-                    conn.close(abort=True)
-                elif not conn.busy and conn.idle_since < deadline:
-                    log.info("sia connection idle, closing", extra={"peer": conn.peer, "idle_s": idle})
-                    conn.close()
+                why = conn.expire(deadline)
+                if why is not None:
+                    log.info(f"sia connection {why}, closing", extra={"peer": conn.peer, "idle_s": idle})
 
     def discarded(self, peer: str, reason: str, count: int) -> None:
         self.metrics.junk_bytes += count

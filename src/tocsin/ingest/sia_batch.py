@@ -137,17 +137,21 @@ class FrameBatcher:
 
     async def _run(self, batch: list[_Pending]) -> None:
         """Accept the batch, then tell each frame; one frame's ``done`` failing does not keep
-        the others from being told."""
+        the others from being told, and a batch ``drain`` cuts off tells the frames not told yet."""
+        try:
+            await self._accept_batch(batch)
+        except asyncio.CancelledError:  # not stored as far as anyone knows
+            for item in batch:
+                _tell(item, _CUT_OFF)
+            raise
+
+    async def _accept_batch(self, batch: list[_Pending]) -> None:
         actors = {item.actor for item in batch}
         actor = actors.pop() if len(actors) == 1 else RECEIVER_ACTOR
         events = [event for item in batch for event in item.events]
         raw = [text for item in batch for text in item.raw]
         try:
             await self._accept(events, actor, raw=raw)
-        except asyncio.CancelledError:  # drain() cut it off: not stored as far as anyone knows
-            for item in batch:
-                _tell(item, _CUT_OFF)
-            raise
         except IngestError as exc:
             if len(batch) == 1:
                 _tell(batch[0], exc)
@@ -155,10 +159,6 @@ class FrameBatcher:
             for item in batch:  # find the refused frame(s): the others are fine
                 try:
                     await self._accept(item.events, item.actor, raw=item.raw)
-                except asyncio.CancelledError:
-                    for rest in batch:
-                        _tell(rest, _CUT_OFF)
-                    raise
                 except Exception as one:  # noqa: BLE001 - handed to the frame's waiter
                     _tell(item, one)
                 else:

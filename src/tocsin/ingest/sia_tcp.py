@@ -92,8 +92,8 @@ class PanelConnection(asyncio.Protocol):
         self._reading_paused = False
         self.idle_since = self._loop.time()
         self.stalled_since: float | None = None
-        self.closing_since: float | None = None
-        """When the receiver's idle sweep first saw it closing (it aborts one that stays so)."""
+        self._closing_since: float | None = None
+        """When it began to close: answers it cannot send may keep it open (see :meth:`expire`)."""
 
     @property
     def busy(self) -> bool:
@@ -101,7 +101,7 @@ class PanelConnection(asyncio.Protocol):
 
     @property
     def closing(self) -> bool:
-        return self._closed or self._transport is None or self._transport.is_closing()
+        return self._closed or self._closing_since is not None
 
     @property
     def unsent(self) -> bool:
@@ -114,8 +114,8 @@ class PanelConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self.peer = peer_text(transport.get_extra_info("peername"))
         if not self._host.admit(self):
+            self.close()
             self._closed = True
-            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -130,10 +130,11 @@ class PanelConnection(asyncio.Protocol):
                 self._pace()
 
     def eof_received(self) -> bool | None:
+        self._eof = True
         if self._held is None and not self._backlog:
-            return None  # close now
-        self._eof = True  # answer what was sent, then close
-        return True
+            self.close()
+            return None
+        return True  # answer what was sent, then close
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -156,10 +157,32 @@ class PanelConnection(asyncio.Protocol):
         """Close the connection (``abort``: drop unsent answers, for a panel that does not read them)."""
         if self._transport is None or self._closed:
             return
+        if self._closing_since is None:
+            self._closing_since = self._loop.time()
         if abort:
             self._transport.abort()
         elif not self._transport.is_closing():
             self._transport.close()
+
+    def expire(self, deadline: float) -> str | None:
+        """Close the connection if it has been quiet since before ``deadline`` (event-loop
+        time); returns why (``"idle"``, ``"not reading its answers"``), or None.
+
+        Aborted: one still closing (its answers cannot be sent), and one whose panel does
+        not read its answers. Closed: one waiting for bytes; one whose frame waits for the
+        store is never idle.
+        """
+        if self._closing_since is not None:
+            if self._closing_since < deadline:
+                self.close(abort=True)
+            return None
+        if self.stalled_since is not None and self.stalled_since < deadline:
+            self.close(abort=True)
+            return "not reading its answers"
+        if self._held is None and self.idle_since < deadline:
+            self.close()
+            return "idle"
+        return None
 
     def _answer_backlog(self) -> None:
         """Judge waiting frames in order until one must be held (or none is left)."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from tests.unit.ingest._polling import eventually
 from tocsin.errors import GuardRefusal, StoreUnavailable
 from tocsin.ingest.sia_batch import _MAX_INFLIGHT, Done, FrameBatcher
 from tocsin.model import Actor, EventIn
@@ -44,12 +45,6 @@ class Door:
         return [(1, None)] * len(items)
 
 
-async def settled(batcher: FrameBatcher) -> None:
-    async with asyncio.timeout(2):
-        while batcher.waiting:
-            await asyncio.sleep(0.001)
-
-
 def test_frames_added_together_go_in_one_call_and_each_is_told_even_if_one_callback_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -69,7 +64,7 @@ def test_frames_added_together_go_in_one_call_and_each_is_told_even_if_one_callb
         for n in range(4):
             batcher.add([event(n)], ACTOR, ["raw"], done(n))
         assert batcher.waiting
-        await settled(batcher)
+        assert await eventually(lambda: not batcher.waiting, 2)
         return door
 
     with caplog.at_level(logging.ERROR, logger="tocsin.ingest.sia_batch"):
@@ -102,9 +97,7 @@ def test_one_event_per_call_when_max_events_is_one_with_no_bound_on_calls_at_onc
         door.gate = asyncio.Event()
         batcher = FrameBatcher(door, 1)
         waiters = asyncio.gather(*(batcher.submit([event(n)], ACTOR, ["raw"]) for n in range(frames)))
-        async with asyncio.timeout(2):
-            while len(door.calls) < frames:
-                await asyncio.sleep(0.001)
+        assert await eventually(lambda: len(door.calls) == frames, 2)
         door.gate.set()
         await waiters
         return door

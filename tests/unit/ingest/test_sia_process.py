@@ -13,14 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from tests.unit.ingest._polling import eventually
 from tocsin.errors import ConfigError, GuardRefusal, StoreUnavailable
 from tocsin.ingest import sia_process
 from tocsin.ingest.sia import SiaAccount, SiaConfig
@@ -96,14 +96,6 @@ async def running(
         yield receiver
     finally:
         await receiver.stop()
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Whether ``condition`` holds within ``timeout`` seconds (polled)."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    return condition()
 
 
 def token_and_seq(reply: bytes) -> tuple[str, str, bool]:

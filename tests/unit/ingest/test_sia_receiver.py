@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tests.unit.ingest._polling import eventually
 from tocsin.errors import ConfigError, GuardRefusal, StoreUnavailable
 from tocsin.ingest.sia import (
     SUPERVISION_GRACE_S,
@@ -38,6 +39,7 @@ from tocsin.ingest.sia_codec import (
     key_from_config,
     parse_frame,
 )
+from tocsin.ingest.sia_tcp import PanelConnection
 from tocsin.model import Actor, EventIn
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -723,30 +725,36 @@ def test_a_connection_that_does_not_read_its_answers_for_the_idle_timeout_is_clo
     ] == ["sia connection not reading its answers, closing"]
 
 
+async def unread_panel(receiver: SiaReceiver, link: bytes) -> tuple[socket.socket, PanelConnection]:
+    """A panel that sends 1,000 link tests and reads none of the answers (50 KB): with small
+    socket buffers most of them stay in the receiver's transport, too few to stall it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    addr = receiver.bound_tcp
+    assert addr is not None
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, addr)
+    assert await eventually(lambda: len(receiver._connections) == 1, 1)
+    (conn,) = receiver._connections
+    served: Any = conn._transport
+    served.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    await loop.sock_sendall(sock, link * 1000)
+    return sock, conn
+
+
 def test_a_half_closed_connection_whose_answers_cannot_be_sent_is_aborted_and_frees_its_slot() -> None:
     link = frame("NULL", "0090")
 
     async def main() -> None:
         store = FakeAccept()
         async with running(store, max_connections=1, idle_timeout_s=0.2) as receiver:
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a panel that reads nothing
-            sock.setblocking(False)
-            addr = receiver.bound_tcp
-            assert addr is not None
-            loop = asyncio.get_running_loop()
-            await loop.sock_connect(sock, addr)
-            await asyncio.sleep(0.02)
-            (conn,) = receiver._connections
-            served: Any = conn._transport
-            served.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-            await loop.sock_sendall(sock, link * 1000)  # 50 KB of ACKs: most stuck, too few to stall
+            sock, conn = await unread_panel(receiver, link)
             sock.shutdown(socket.SHUT_WR)
             await asyncio.sleep(0.1)
             assert conn.closing and conn.unsent and conn.stalled_since is None
-            async with asyncio.timeout(3):
-                while receiver._connections:  # closed on EOF, flushing forever: aborted by the sweep
-                    await asyncio.sleep(0.02)
+            # closed on EOF, flushing for ever: aborted by the sweep
+            assert await eventually(lambda: not receiver._connections, 3)
             second = await Panel.connect(receiver.bound_tcp)  # the slot is free again
             await second.send(link)
             assert await second.reply() == expected_ack(link)
@@ -762,21 +770,8 @@ def test_stop_drops_answers_a_panel_does_not_read_instead_of_waiting_for_it() ->
     async def main() -> None:
         receiver = SiaReceiver(SiaConfig(tcp="127.0.0.1:0", account=accounts()), FakeAccept(), clock=FixedClock())
         await receiver.start()
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a panel that reads nothing
-        sock.setblocking(False)
-        addr = receiver.bound_tcp
-        assert addr is not None
-        loop = asyncio.get_running_loop()
-        await loop.sock_connect(sock, addr)
-        await asyncio.sleep(0.02)
-        (conn,) = receiver._connections
-        served: Any = conn._transport
-        served.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        await loop.sock_sendall(sock, link * 1000)  # 50 KB of ACKs: most stuck, too few to stall
-        async with asyncio.timeout(2):
-            while not conn.unsent:
-                await asyncio.sleep(0.01)
+        sock, conn = await unread_panel(receiver, link)
+        assert await eventually(lambda: conn.unsent, 2)
         async with asyncio.timeout(1):
             await receiver.stop()
         await asyncio.sleep(0.05)

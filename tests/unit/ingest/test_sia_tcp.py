@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.ingest._polling import eventually
 from tocsin.ingest.sia_batch import Done
 from tocsin.ingest.sia_framing import encode_frame
 from tocsin.ingest.sia_tcp import BACKLOG_FRAMES, PanelConnection, peer_text
@@ -87,9 +88,7 @@ async def replies(reader: asyncio.StreamReader, count: int) -> list[bytes]:
 
 
 async def settle(host: FakeHost, held: int) -> None:
-    async with asyncio.timeout(2):
-        while len(host.held) < held:
-            await asyncio.sleep(0.005)
+    assert await eventually(lambda: len(host.held) >= held, 2)
 
 
 def busy(host: FakeHost) -> bool:
@@ -220,14 +219,10 @@ def test_a_panel_that_does_not_read_its_answers_is_marked_stalled_and_not_read()
             for n in range(1, 64):  # 4 MiB of answers nobody reads
                 writer.write(wire(b"a%d" % n))
                 await asyncio.sleep(0)
-            async with asyncio.timeout(3):
-                while not stalled(host):
-                    await asyncio.sleep(0.01)
+            assert await eventually(lambda: stalled(host), 3)
             assert not reading(transport)
             await reader.readexactly(63 * 65537)  # the panel reads again: so does the receiver
-            async with asyncio.timeout(3):
-                while stalled(host):
-                    await asyncio.sleep(0.01)
+            assert await eventually(lambda: not stalled(host), 3)
             assert reading(transport)
             writer.close()
             await writer.wait_closed()

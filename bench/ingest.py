@@ -51,6 +51,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from _host import HostSpeed
 from _http import free_port, run_receiver
 from _load import POOL, Target, worker_main
 from _metrics import CommitCounters, commit_counters, commit_means, scrape
@@ -634,7 +635,9 @@ def timed(server: Server, worker: Worker, shape: str, **kwargs: Any) -> dict[str
     helpers = server.procs.child_pids()
     own0 = sum(cpu_seconds(pid) for pid in helpers)
     busy0, cpu0, t0 = busy_seconds(), server.cpu(), time.perf_counter()
+    began = time.monotonic()
     out = worker.call(shape, **kwargs)
+    out["window"] = (began, time.monotonic())  # for the host's speed meanwhile (``host_speeds``)
     elapsed = time.perf_counter() - t0
     server_cpu = server.cpu() - cpu0
     own = server_cpu + sum(cpu_seconds(pid) for pid in helpers) - own0
@@ -969,6 +972,7 @@ def _detail(r: dict[str, Any]) -> list[str]:
         f"{r['server_cpu_pct']:.0f}%",
         f"{r['client_cpu_pct']:.0f}%",
         f"{r['other_cpu_pct']:.0f}%" if "other_cpu_pct" in r else "",
+        _num(r.get("host_speed"), ".2f"),
         _num(epc, ".0f") if epc else "",
         _num(_get(r, "server", "healthz", "outbox_in_flight")),
         "; ".join(f"{k} x{v}" for k, v in (r.get("log") or {}).items())[:80] or "-",
@@ -1019,6 +1023,12 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
             " / ".join(_num(r["items_per_s"]) for r in a.get("batched_rounds", [])),
             " / ".join(f"{x:.2f}" for x in round_ratios(t, a)),
         )
+        table.add_row(
+            "  host speed during each run (1.00: the fastest seen; bench/_host.py)",
+            " / ".join(_num(r.get("host_speed"), ".2f") for r in t["batched_rounds"]),
+            " / ".join(_num(r.get("host_speed"), ".2f") for r in a.get("batched_rounds", [])),
+            "",
+        )
     te, ae = _per_cpu(t.get("batched")), _per_cpu(a.get("batched"))
     table.add_row("  the same per second of server CPU (100% of one core for 1 s)", _num(te), _num(ae), _ratio(te, ae))
     row(f"single-event requests/s ({sizes.single_conns} connections)", "single", "requests_per_s")
@@ -1066,6 +1076,7 @@ def render(results: dict[str, Any], sizes: Sizes) -> None:
         "server CPU",
         "client CPU",
         "other CPU",
+        "host",
         "events/commit",
         "outbox left",
         "server log",
@@ -1156,6 +1167,8 @@ def run(args: argparse.Namespace, procs: Procs, workdir: Path) -> dict[str, Any]
     receiver = Receiver(procs)
     worker = Worker(procs)
     wait_quiet(max_s=60 if sizes.retries else 10)
+    host = HostSpeed()
+    host.start()
     try:
         tocsin = TocsinServer(procs, workdir, receiver.url)
         peers: list[tuple[Server, dict[str, Any]]] = [(tocsin, results["tocsin"])]
@@ -1171,7 +1184,21 @@ def run(args: argparse.Namespace, procs: Procs, workdir: Path) -> dict[str, Any]
             run_peer(server, worker, receiver, sizes, out, args.latency_batch)
     finally:
         worker.close()
+        host.stop()
+    host_speeds(results, host)
     return results
+
+
+def host_speeds(found: Any, host: HostSpeed) -> None:
+    """Give every timed run in ``found`` its ``host_speed``: how fast the host let Python run meanwhile."""
+    if isinstance(found, dict):
+        if "window" in found:
+            found["host_speed"] = host.during(*found["window"])
+        for value in found.values():
+            host_speeds(value, host)
+    elif isinstance(found, list):
+        for value in found:
+            host_speeds(value, host)
 
 
 def main() -> int:

@@ -56,6 +56,7 @@ from typing import Any
 
 import msgspec
 
+from _host import HostSpeed
 from _http import run_async
 from _metrics import CommitCounters, commit_counters, commit_means, scrape
 from _panels import account_id, load_main
@@ -109,6 +110,13 @@ class Row:
     disturbed: bool = False
     runs_fps: list[float] | None = None
     """frames/s of each run, where the row is the median of several."""
+    window: tuple[float, float] = (0.0, 0.0)
+    """``time.monotonic`` at the start and the end of the measurement."""
+    host_speed: float | None = None
+    """The host's speed meanwhile against the fastest seen in the benchmark (``_host.HostSpeed``)."""
+    runs_host_speed: list[float | None] | None = None
+    """``host_speed`` of each run, where the row is the median of several."""
+    runs_window: list[tuple[float, float]] | None = None
 
 
 # -- the receiver, in its own process ---------------------------------------------------------
@@ -302,6 +310,7 @@ def _measure_once(
     cpu0 = parent.recv()
     busy0 = busy_cpu_s()
     began = time.perf_counter()
+    window_start = time.monotonic()
     if flood is None:
         result = _run_load(addr, connections, seconds, rate)
         http_eps = None
@@ -314,6 +323,7 @@ def _measure_once(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)  # both client processes, reaped
         http_eps = round(flooded["items_per_s"], 1)
         load_cpu = foreign = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    window_end = time.monotonic()
     busy = busy_cpu_s() - busy0
     parent.send("mark")
     server_cpu = parent.recv() - cpu0
@@ -338,6 +348,7 @@ def _measure_once(
         http_eps=http_eps,
         events_per_commit=round(means[1], 1) if means else None,
         group_ms=round(means[2], 2) if means else None,
+        window=(window_start, window_end),
     )
 
 
@@ -397,6 +408,7 @@ def measure(
                 row = sorted(runs, key=lambda r: r.fps)[(len(runs) - 1) // 2]
                 if len(runs) > 1:
                     row.runs_fps = [r.fps for r in runs]
+                    row.runs_window = [r.window for r in runs]
                 rows.append(row)
             parent.send("stop")
             counters: dict[str, int] = parent.recv()
@@ -433,7 +445,7 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
     header = (
         f"{'measurement':<22}{'accept':<15}{'frames':>9}{'frames/s':>11}"
         f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'srv CPU%':>10}{'load CPU%':>11}{'other CPU%':>12}"
-        f"{'HTTP ev/s':>11}{'ev/commit':>11}{'group ms':>10}"
+        f"{'HTTP ev/s':>11}{'ev/commit':>11}{'group ms':>10}{'host':>6}"
     )
     print(
         f"\nSIA DC-09 receiver ({loop} event loop), {connections} TCP connections, stop-and-wait panels, "
@@ -447,12 +459,16 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
             f"{_fmt(row.p90_ms, '.2f'):>9}{_fmt(row.p99_ms, '.2f'):>9}{_fmt(row.max_ms, '.2f'):>9}"
             f"{_fmt(row.server_cpu_pct):>10}{_fmt(row.load_cpu_pct):>11}{_fmt(row.other_cpu_pct):>12}"
             f"{_fmt(row.http_eps, ',.0f'):>11}{_fmt(row.events_per_commit):>11}{_fmt(row.group_ms, '.2f'):>10}"
-            + ("  disturbed" if row.disturbed else "")
+            f"{_fmt(row.host_speed, '.2f'):>6}" + ("  disturbed" if row.disturbed else "")
         )
     for row in rows:
         if row.runs_fps:
             runs = ", ".join(f"{fps:,.0f}" for fps in row.runs_fps)
-            print(f"{row.name} ({row.accept}): median of {len(row.runs_fps)} runs of frames/s: {runs}")
+            speeds = ", ".join(_fmt(speed, ".2f") for speed in row.runs_host_speed or [])
+            print(
+                f"{row.name} ({row.accept}): median of {len(row.runs_fps)} runs of frames/s: {runs}"
+                + (f"; host speed during each: {speeds}" if speeds else "")
+            )
     print()
     for mode in ("tocsin", "tocsin-no-journal"):
         tocsin = {row.name.split()[0]: row for row in rows if row.accept == mode}
@@ -475,6 +491,10 @@ def print_table(rows: list[Row], connections: int, synchronous: str, loop: str =
         print(f"accept {mode}: {meaning};")
     print("srv CPU%: the server's processes (event loops, tocsin's writer thread), 100% = one core;")
     print("other CPU%: what the rest of the machine used meanwhile (near 0 for clean numbers);")
+    print(
+        "host: how fast the host let Python run meanwhile, against the fastest it did during this benchmark"
+        " (1.00 = full speed; bench/_host.py);"
+    )
     print("+HTTP flood: the paced frames while 4 clients post batches of 100 events (load CPU% includes them);")
     print("HTTP ev/s: the events the server accepted over HTTP meanwhile;")
     print(
@@ -505,10 +525,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     rows: list[Row] = []
     counters: dict[str, dict[str, int]] = {}
-    for mode in MODES:
-        if args.only in (None, mode):
-            measured, counters[mode] = measure(mode, args.connections, sizes, args.rate, args.synchronous, args.loop)
-            rows += measured
+    host = HostSpeed()
+    host.start()
+    try:
+        for mode in MODES:
+            if args.only in (None, mode):
+                measured, counters[mode] = measure(
+                    mode, args.connections, sizes, args.rate, args.synchronous, args.loop
+                )
+                rows += measured
+    finally:
+        host.stop()
+    for row in rows:
+        row.host_speed = host.during(*row.window)
+        if row.runs_window is not None:
+            row.runs_host_speed = [host.during(*window) for window in row.runs_window]
     print_table(rows, args.connections, args.synchronous, args.loop)
     for mode, counted in counters.items():
         shown = ", ".join(f"{k} {v:,}" for k, v in counted.items() if v and k != "connections")

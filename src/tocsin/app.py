@@ -166,6 +166,7 @@ class Runtime:
         *,
         raw: Sequence[str | None] | None = None,
         urgent: bool = False,
+        overlap: bool = False,
     ) -> IngestResult:
         """The one door for events, whatever adapter they came through: guard, then durable ingest.
 
@@ -179,7 +180,7 @@ class Runtime:
         if refused:
             await self.refused(actor, "event", [j for _, j in refused])
             raise events_refusal(refused, len(items))
-        return await self.engine.ingest(items, actor, raw=raw, urgent=urgent)
+        return await self.engine.ingest(items, actor, raw=raw, urgent=urgent, overlap=overlap)
 
     async def accept_urgent(
         self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
@@ -188,6 +189,15 @@ class Runtime:
         alarm panel holding its alarms until they are ACKed. Committed ahead of queued bulk
         ingest (``Writer.submit``), so an HTTP flood cannot hold a panel's alarms back."""
         return await self.accept(items, actor, raw=raw, urgent=True)
+
+    async def accept_journaled(
+        self, items: Sequence[EventIn], actor: Actor, *, raw: Sequence[str | None] | None = None
+    ) -> IngestResult:
+        """``accept`` for alarms the SIA receiver has already ACKed from its journal: still
+        ahead of queued bulk ingest, so an HTTP flood cannot delay them reaching operators,
+        but nobody waits on their COMMIT, so it overlaps the next group's work
+        (``Writer.submit(overlap=True)``)."""
+        return await self.accept(items, actor, raw=raw, urgent=True, overlap=True)
 
     async def refused(self, actor: Actor, subject: str, judgements: Sequence[Judgement]) -> None:
         """Count and audit guard refusals (one record each: field and concepts, never content)."""
@@ -270,7 +280,9 @@ class Runtime:
                 if sia.journal and sia.journal_dir is None:  # next to the database it feeds
                     db = Path(self.settings.db)
                     sia = msgspec.structs.replace(sia, journal_dir=str(db.with_name(db.name + ".sia-journal")))
-                self.sia = SiaProcess(sia, self.accept_urgent, reload_outages=self._reload_outages)
+                self.sia = SiaProcess(
+                    sia, self.accept_urgent, accept_journaled=self.accept_journaled, reload_outages=self._reload_outages
+                )
             else:
                 validate_sia_config(sia)
                 self.sia = SiaReceiver(sia, self.accept_urgent)

@@ -47,14 +47,17 @@ class Engine:
         *,
         raw: Sequence[str | None] | None = None,
         urgent: bool = False,
+        overlap: bool = False,
     ) -> IngestResult:
         """Store, classify and correlate a batch; returns (event id, incident id) per item.
 
-        ``urgent``: the sender waits for this answer before it sends again (see ``Writer.submit``).
+        ``urgent``: the sender waits for this answer before it sends again, or the batch
+        must not wait behind bulk ingest; ``overlap``: urgent, but no sender waits on the
+        COMMIT (see ``Writer.submit``).
         """
         received = self.clock.now_us()
         job = ingest_job(self.state, items, received_us=received, actor=actor, raw=raw)
-        result: IngestResult = await self.writer.submit(job, weight=len(items), urgent=urgent)
+        result: IngestResult = await self.writer.submit(job, weight=len(items), urgent=urgent, overlap=overlap)
         self._count(items, result)
         self.link_soon(LINK_BATCH)
         return result

@@ -94,6 +94,8 @@ class _Submit(msgspec.Struct, tag=True, array_like=True):
     actor: Actor
     events: list[EventIn]
     raw: list[str | None]
+    journaled: bool = False
+    """In the child's journal and ACKed already: no panel waits on this commit."""
 
 
 class _Stored(msgspec.Struct, tag=True, array_like=True):
@@ -155,9 +157,12 @@ class SiaProcess:
 
     Args:
         config: where to listen and the accounts served.
-        accept: the ingest door the child's batches are handed to: an urgent one, ahead of
-            queued HTTP ingest, whether a panel waits for the answer (no journal) or an
-            operator waits for the alarm to show (journaled and ACKed already).
+        accept: the ingest door the child's batches are handed to when a panel waits for
+            the answer (no journal, or the journal unusable): an urgent one, ahead of queued
+            HTTP ingest.
+        accept_journaled: the door for batches the child has journaled and ACKed already
+            (default: ``accept``): urgent too, as an operator waits for the alarm to show,
+            but no panel waits on its commit (``Runtime.accept_journaled``).
         reload_outages: the comm failures the store holds open now, for a restarted child
             to resume (the first child gets those passed to :meth:`start`).
 
@@ -165,11 +170,19 @@ class SiaProcess:
         ConfigError: a bad ``host:port``, a bad key, or an account configured twice.
     """
 
-    def __init__(self, config: SiaConfig, accept: Accept, *, reload_outages: Callable[[], Awaitable[Outages]]) -> None:
+    def __init__(
+        self,
+        config: SiaConfig,
+        accept: Accept,
+        *,
+        accept_journaled: Accept | None = None,
+        reload_outages: Callable[[], Awaitable[Outages]],
+    ) -> None:
         validate_config(config)  # a bad config fails here, as the receiver's own would
         self.config = config
         self.metrics = SiaMetrics()
         self._accept = accept
+        self._accept_journaled = accept_journaled or accept
         self._reload_outages = reload_outages
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
@@ -316,8 +329,9 @@ class SiaProcess:
         of the new child has the same id (and, from its journal, delete it uncommitted).
         """
         reply: msgspec.Struct
+        accept = self._accept_journaled if message.journaled else self._accept
         try:
-            await self._accept(message.events, message.actor, raw=message.raw)
+            await accept(message.events, message.actor, raw=message.raw)
         except TocsinError as exc:
             kind: _Kind = next((k for k, cls in _KINDS.items() if isinstance(exc, cls)), "failed")
             reply = _Refused(message.id, kind, exc.detail)
@@ -437,6 +451,7 @@ class _ParentLink:
             actors.pop() if len(actors) == 1 else RECEIVER_ACTOR,
             [event for entry in chunk for event in entry.events],
             [text for entry in chunk for text in entry.raw],
+            journaled=True,
         )
         self._writer.write(_frame(message))
 

@@ -82,15 +82,23 @@ class Tx:
 class Job(Generic[T]):
     """A submitted job and the future its caller awaits."""
 
-    __slots__ = ("fn", "future", "loop", "weight")
+    __slots__ = ("fn", "future", "loop", "overlap", "weight")
 
     def __init__(
-        self, fn: Callable[[Tx], T], future: asyncio.Future[T], loop: asyncio.AbstractEventLoop, weight: int
+        self,
+        fn: Callable[[Tx], T],
+        future: asyncio.Future[T],
+        loop: asyncio.AbstractEventLoop,
+        weight: int,
+        *,
+        overlap: bool = False,
     ) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
         self.weight = weight
+        self.overlap = overlap
+        """Urgent, but no sender waits on its COMMIT: that may overlap the next group (``Writer.submit``)."""
 
 
 Outcome = tuple[Job[Any], bool, Any, Tx]

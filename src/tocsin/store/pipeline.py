@@ -122,7 +122,9 @@ class Pipeline:
         ``inline``: COMMIT here instead, for a group whose callers hold their senders
         waiting (an urgent group): handing the COMMIT to the stage's thread, and the
         settling back, each wait for the GIL the writer thread holds, which costs such a
-        group more than the overlap gains (``bench/sia.py``: 12 % fewer frames/s).
+        group more than the overlap gains (``bench/sia.py``, panels waiting for the
+        engine's commit: 12 % fewer frames/s). Urgent jobs whose senders do not wait
+        (``Writer.submit(overlap=True)``) are staged like bulk ones.
         """
         if self._failure is not None:
             self.drain()

@@ -37,7 +37,9 @@ Contract:
   lane can starve the other. An urgent job still waits for the group in progress, so
   while urgent jobs flow, bulk groups are kept small (``BULK_GROUP_WHILE_URGENT``).
   Across the lanes, order is not kept: callers that need one job to see another's writes
-  submit it after awaiting the first.
+  submit it after awaiting the first. Urgent is also for work that must not wait behind a
+  flood although no sender waits on it (alarms already ACKed from the SIA journal): such
+  a job is submitted with ``overlap=True`` (below).
 
 Pipelining: given a ``reader`` (a connection of its own on the same database), the writer
 overlaps a group's COMMIT with the next group's jobs. A COMMIT is mostly waiting (WAL
@@ -48,7 +50,8 @@ waits on the previous group's COMMIT; then the writer thread writes the group's 
 hands its COMMIT to the stage. The jobs and the rows stay on one thread: a stage that also
 wrote the rows only fought the writer thread for the GIL (measured: no gain). An urgent
 group commits on the writer thread, as before: for stop-and-wait senders the two thread
-hand-offs cost more than the overlap gains. What this changes for jobs:
+hand-offs cost more than the overlap gains (unless none of its jobs has a sender waiting:
+``submit(overlap=True)``). What this changes for jobs:
 - a staged job reads through the reader, which sees committed data only; the writes of
   the group still committing are visible through ``Tx.earlier`` (its ``Tx.group``
   scratch) instead;
@@ -222,10 +225,14 @@ class Writer:
             self._stopping.clear()
             sys.setswitchinterval(self._switch_interval)
 
-    async def submit(self, fn: Callable[[Tx], T], *, weight: int = 1, urgent: bool = False) -> T:
+    async def submit(self, fn: Callable[[Tx], T], *, weight: int = 1, urgent: bool = False, overlap: bool = False) -> T:
         """Queue ``fn`` and wait until it has been committed; return its result.
 
         ``urgent``: commit ahead of queued bulk work (see the module docstring).
+        ``overlap`` (with ``urgent``): no sender waits on this COMMIT (alarms a receiver has
+        already ACKed from its journal), so an urgent group made only of such jobs has its
+        COMMIT overlap the next group's jobs, as a bulk group does, instead of committing on
+        the writer thread (``bench/sia.py``, journaled panels: about 10 % more frames/s).
 
         Raises:
             StoreUnavailable: the queue is over its bound or the writer is stopping.
@@ -243,7 +250,7 @@ class Writer:
             self._pending += weight
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        job = Job(fn, future, loop, weight)
+        job = Job(fn, future, loop, weight, overlap=overlap)
         if urgent:
             self._urgent.put(job)
             self._queue.put(_WAKE)
@@ -318,7 +325,7 @@ class Writer:
                 if not group:
                     continue
                 if pipe is not None and all(getattr(job.fn, "deferred_only", False) for job in group):
-                    pipe.stage(group, weight, inline=urgent_only)
+                    pipe.stage(group, weight, inline=urgent_only and not all(job.overlap for job in group))
                 else:
                     if pipe is not None:
                         pipe.drain()

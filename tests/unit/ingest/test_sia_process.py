@@ -269,6 +269,32 @@ def test_without_a_journal_the_ack_waits_for_the_engine(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("journal", [True, False])
+def test_journaled_batches_take_their_own_door_and_a_waiting_panels_the_urgent_one(
+    tmp_path: Path, journal: bool
+) -> None:
+    """ACKed from the journal, a batch goes to ``accept_journaled`` (urgent, no panel waits on
+    its commit); a panel waiting for the engine's commit goes through ``accept``."""
+    waiting, journaled_door = FakeEngine(), FakeEngine()
+
+    async def main() -> None:
+        conf = msgspec.structs.replace(journaled(tmp_path), journal=journal)
+        receiver = sia_process.SiaProcess(
+            conf, waiting.accept, accept_journaled=journaled_door.accept, reload_outages=waiting.reload
+        )
+        await receiver.start()
+        try:
+            replies = await exchange(receiver.bound_tcp, alarm(ACCOUNT, 1), alarm(ACCOUNT, 2))
+            assert [token_and_seq(r)[0] for r in replies] == ["ACK", "ACK"]
+            used, unused = (journaled_door, waiting) if journal else (waiting, journaled_door)
+            assert await eventually(lambda: len(used.events) == 2)
+        finally:
+            await receiver.stop()
+        assert unused.events == []
+
+    asyncio.run(main())
+
+
 def test_counters_travel_up_while_the_child_runs() -> None:
     engine = FakeEngine()
 

@@ -196,3 +196,26 @@ def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_st
     asyncio.run(main())
     assert committed_on == ["tocsin-commit", "tocsin-writer"]
     assert _stored(db) == ["bulk", "urgent"]
+
+
+def test_an_urgent_group_no_sender_waits_on_commits_on_the_stage(
+    db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``overlap``: urgent, yet its COMMIT overlaps the next group like a bulk group's."""
+    committed_on: list[str] = []
+    original = pipeline_module.Pipeline._commit
+
+    def commit(pipe: Any, written: Any) -> None:
+        committed_on.append(threading.current_thread().name)
+        original(pipe, written)
+
+    monkeypatch.setattr(pipeline_module.Pipeline, "_commit", commit)
+    writer.start()
+
+    async def main() -> None:
+        await writer.submit(_token("journaled"), urgent=True, overlap=True)
+        await writer.submit(_token("waited"), urgent=True)
+
+    asyncio.run(main())
+    assert committed_on == ["tocsin-commit", "tocsin-writer"]
+    assert _stored(db) == ["journaled", "waited"]

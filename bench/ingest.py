@@ -634,11 +634,11 @@ def timed(server: Server, worker: Worker, shape: str, **kwargs: Any) -> dict[str
     open0, commits0 = server.open_incidents(), server.commit_counters()
     helpers = server.procs.child_pids()
     own0 = sum(cpu_seconds(pid) for pid in helpers)
-    busy0, cpu0, t0 = busy_seconds(), server.cpu(), time.perf_counter()
-    began = time.monotonic()
+    busy0, cpu0, began = busy_seconds(), server.cpu(), time.monotonic()  # the host sampler's clock
     out = worker.call(shape, **kwargs)
-    out["window"] = (began, time.monotonic())  # for the host's speed meanwhile (``host_speeds``)
-    elapsed = time.perf_counter() - t0
+    ended = time.monotonic()
+    out["window"] = (began, ended)  # for the host's speed meanwhile (``host_speeds``)
+    elapsed = ended - began
     server_cpu = server.cpu() - cpu0
     own = server_cpu + sum(cpu_seconds(pid) for pid in helpers) - own0
     out["server_cpu_pct"] = 100 * server_cpu / elapsed

@@ -309,8 +309,7 @@ def _measure_once(
     parent.send("mark")
     cpu0 = parent.recv()
     busy0 = busy_cpu_s()
-    began = time.perf_counter()
-    window_start = time.monotonic()
+    began = time.monotonic()  # monotonic: the host sampler's clock, in another process
     if flood is None:
         result = _run_load(addr, connections, seconds, rate)
         http_eps = None
@@ -323,13 +322,13 @@ def _measure_once(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)  # both client processes, reaped
         http_eps = round(flooded["items_per_s"], 1)
         load_cpu = foreign = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    window_end = time.monotonic()
+    ended = time.monotonic()
     busy = busy_cpu_s() - busy0
     parent.send("mark")
     server_cpu = parent.recv() - cpu0
     means = commit_means(commits0, _commits(http_port))
     wall = result["seconds"]
-    span = wall if flood is None else time.perf_counter() - began  # the CPU columns' time base
+    span = wall if flood is None else ended - began  # the CPU columns' time base
     lat = sorted(result["latencies"])
     return Row(
         name=name,
@@ -348,7 +347,7 @@ def _measure_once(
         http_eps=http_eps,
         events_per_commit=round(means[1], 1) if means else None,
         group_ms=round(means[2], 2) if means else None,
-        window=(window_start, window_end),
+        window=(began, ended),
     )
 
 

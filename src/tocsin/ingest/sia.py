@@ -316,7 +316,7 @@ class SiaReceiver:
                 self._supervision.watch(account.id, account.period, account.supervision_event)
         self._tcp_server: asyncio.Server | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
-        self._connections: set[PanelConnection] = set()
+        self._connections: set[PanelConnection[_Held]] = set()
         self._datagrams: set[asyncio.Task[None]] = set()
         self._idle_watch: asyncio.Task[None] | None = None
         self._stopping = False
@@ -430,18 +430,16 @@ class SiaReceiver:
             self._failed("sia frame handling failed; not acknowledged", exc, {"peer": peer})
             return None
 
-    def hold(self, held: object, done: Done) -> None:
+    def hold(self, held: _Held, done: Done) -> None:
         """Hand a held frame's events to ``accept`` (batched); ``done`` is told how it went."""
-        assert isinstance(held, _Held)
         self._batcher.add(held.events, held.account.actor, held.raw, done)
 
-    def answer(self, held: object, error: BaseException | None) -> bytes | None:
+    def answer(self, held: _Held, error: BaseException | None) -> bytes | None:
         """A held frame's answer, once ``accept`` returned (``error`` None) or raised ``error``.
 
         Never raises: a failure of ``accept`` other than a refusal or an overload, or of the
         answer itself, is logged and answered with nothing.
         """
-        assert isinstance(held, _Held)
         try:
             return self._answer(held, error)
         except Exception as exc:  # noqa: BLE001 - counted and logged; the panel resends
@@ -550,7 +548,7 @@ class SiaReceiver:
     def stopping(self) -> bool:
         return self._stopping
 
-    def admit(self, conn: PanelConnection) -> bool:
+    def admit(self, conn: PanelConnection[_Held]) -> bool:
         """Count a new TCP connection in, or refuse it (stopping, or ``max_connections`` open)."""
         if self._stopping or len(self._connections) >= self.config.max_connections:
             self.metrics.rejected_connections += 1
@@ -560,7 +558,7 @@ class SiaReceiver:
         self.metrics.connections += 1
         return True
 
-    def release(self, conn: PanelConnection) -> None:
+    def release(self, conn: PanelConnection[_Held]) -> None:
         self._connections.discard(conn)
 
     async def _close_idle(self) -> None:

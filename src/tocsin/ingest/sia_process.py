@@ -19,9 +19,8 @@ crashed child is restarted (with the outages the store holds open at that moment
 child exits as soon as its link closes: a server killed with -9 leaves no receiver behind
 answering panels with nothing to store their alarms.
 
-The link: each message is a 4-byte big-endian length and one msgpack-encoded struct of
-:data:`_ToChild` or :data:`_ToParent`. The child's counters travel up once a second and
-when it stops, and the parent's :class:`SiaMetrics` adds them to those of earlier children.
+The link's messages are :mod:`.sia_link`'s. The child's counters travel up once a second
+and when it stops, and the parent's :class:`SiaMetrics` adds them to those of earlier children.
 """
 
 from __future__ import annotations
@@ -33,23 +32,35 @@ import itertools
 import logging
 import signal
 import socket
-import struct
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
 
 import msgspec
 
 from tocsin._internal.logging import configure_logging
 from tocsin.engine.policy import check_events
-from tocsin.errors import ConfigError, IngestError, StoreError, StoreUnavailable, TocsinError
+from tocsin.errors import ConfigError, StoreUnavailable, TocsinError
 from tocsin.ingest.door import Accept
 from tocsin.ingest.sia import STOP_GRACE_S, SiaConfig, SiaMetrics, SiaReceiver, validate_config
 from tocsin.ingest.sia_batch import RECEIVER_ACTOR
 from tocsin.ingest.sia_journal import JournalEntry, SiaJournal
+from tocsin.ingest.sia_link import (
+    FROM_CHILD,
+    FROM_PARENT,
+    KINDS,
+    Counters,
+    Kind,
+    Ready,
+    Refused,
+    Start,
+    Stop,
+    Stored,
+    Submit,
+    encode_message,
+    read_message,
+)
 from tocsin.ingest.sia_listen import bind_sockets
 from tocsin.ingest.supervision import Outages
 from tocsin.model import Actor, EventIn
@@ -79,76 +90,6 @@ RETRY_S = 1.0
 _MAX_RESTART_DELAY_S = 30.0
 _STABLE_S = 60.0
 """A child that served this long before it ended is restarted after the shortest delay again."""
-
-
-class _Start(msgspec.Struct, tag=True, array_like=True):
-    config: SiaConfig
-    outages: dict[str, datetime]
-    log_level: str
-
-
-class _Ready(msgspec.Struct, tag=True, array_like=True):
-    pass
-
-
-class _Submit(msgspec.Struct, tag=True, array_like=True):
-    id: int
-    actor: Actor
-    events: list[EventIn]
-    raw: list[str | None]
-    journaled: bool = False
-    """In the child's journal and ACKed already: no panel waits on this commit."""
-
-
-class _Stored(msgspec.Struct, tag=True, array_like=True):
-    id: int
-
-
-_Kind = Literal["refused", "unavailable", "failed"]
-_KINDS: dict[_Kind, type[TocsinError]] = {
-    "refused": IngestError,  # the receiver answers DUH
-    "unavailable": StoreUnavailable,  # silence: the panel resends
-    "failed": StoreError,  # silence, logged
-}
-"""How an ``accept`` error crosses the link: the parent sends the first kind whose class the
-error is (anything else is ``failed``); the child raises that class again."""
-
-
-class _Refused(msgspec.Struct, tag=True, array_like=True):
-    id: int
-    kind: _Kind
-    detail: str
-
-
-class _Counters(msgspec.Struct, tag=True, array_like=True):
-    metrics: SiaMetrics
-    journal_pending: int = 0
-
-
-class _Stop(msgspec.Struct, tag=True, array_like=True):
-    pass
-
-
-_ToChild = _Start | _Stored | _Refused | _Stop
-_ToParent = _Ready | _Submit | _Counters
-
-_T = TypeVar("_T")
-_LENGTH = struct.Struct(">I")
-_encoder = msgspec.msgpack.Encoder()
-
-
-def _frame(message: msgspec.Struct) -> bytes:
-    body = _encoder.encode(message)
-    return _LENGTH.pack(len(body)) + body
-
-
-async def _read(reader: asyncio.StreamReader, decoder: msgspec.msgpack.Decoder[_T]) -> _T | None:
-    """The next message, or None once the other side closed the link."""
-    try:
-        (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-        return decoder.decode(await reader.readexactly(size))
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
 
 
 # -- the parent's side ------------------------------------------------------------------------
@@ -238,7 +179,7 @@ class SiaProcess:
         child, writer = self._child, self._writer
         if child is not None and writer is not None and child.returncode is None:
             with contextlib.suppress(ConnectionError):
-                writer.write(_frame(_Stop()))
+                writer.write(encode_message(Stop()))
             try:
                 await asyncio.wait_for(child.wait(), STOP_GRACE_S + 5)
             except TimeoutError:
@@ -264,13 +205,13 @@ class SiaProcess:
             child_end.close()
         reader, self._writer = await asyncio.open_unix_connection(sock=parent_end)
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-        self._writer.write(_frame(_Start(self.config, dict(outages), level)))
-        first = _read(reader, _from_child)
+        self._writer.write(encode_message(Start(self.config, dict(outages), level)))
+        first = read_message(reader, FROM_CHILD)
         try:
             ready = await asyncio.wait_for(first, READY_TIMEOUT_S)
         except TimeoutError:
             ready = None
-        if not isinstance(ready, _Ready):
+        if not isinstance(ready, Ready):
             await self._reap()
             raise ConfigError("the SIA receiver process did not start (see its log)")
         return reader
@@ -313,17 +254,17 @@ class SiaProcess:
     async def _serve_child(self, reader: asyncio.StreamReader) -> None:
         loop = asyncio.get_running_loop()
         link = self._writer  # this child's: the answers to its batches go to it or nowhere
-        while (message := await _read(reader, _from_child)) is not None:
-            if isinstance(message, _Submit):
+        while (message := await read_message(reader, FROM_CHILD)) is not None:
+            if isinstance(message, Submit):
                 task = loop.create_task(self._ingest(message, link))
                 self._handlers.add(task)
                 task.add_done_callback(self._handlers.discard)
-            elif isinstance(message, _Counters):
+            elif isinstance(message, Counters):
                 self.journal_pending = message.journal_pending
                 for name in SiaMetrics.__struct_fields__:  # in place: /metrics holds this struct
                     setattr(self.metrics, name, getattr(self._ended, name) + getattr(message.metrics, name))
 
-    async def _ingest(self, message: _Submit, link: asyncio.StreamWriter | None) -> None:
+    async def _ingest(self, message: Submit, link: asyncio.StreamWriter | None) -> None:
         """Hand a child's batch to the engine and answer that child.
 
         Only that child: after a restart a batch of the dead child's may still be committing,
@@ -335,15 +276,15 @@ class SiaProcess:
         try:
             await accept(message.events, message.actor, raw=message.raw)
         except TocsinError as exc:
-            kind: _Kind = next((k for k, cls in _KINDS.items() if isinstance(exc, cls)), "failed")
-            reply = _Refused(message.id, kind, exc.detail)
+            kind: Kind = next((k for k, cls in KINDS.items() if isinstance(exc, cls)), "failed")
+            reply = Refused(message.id, kind, exc.detail)
         except Exception as exc:
             log.exception("sia batch failed", extra={"events": len(message.events)})
-            reply = _Refused(message.id, "failed", f"{type(exc).__name__}: {exc}")
+            reply = Refused(message.id, "failed", f"{type(exc).__name__}: {exc}")
         else:
-            reply = _Stored(message.id)
+            reply = Stored(message.id)
         if link is not None and link is self._writer and not link.is_closing():
-            link.write(_frame(reply))
+            link.write(encode_message(reply))
 
     async def _reap(self) -> None:
         if self._writer is not None:
@@ -370,10 +311,6 @@ def _sockname(sock: socket.socket | None) -> tuple[str, int] | None:
         return None
     host, port = sock.getsockname()[:2]
     return str(host), int(port)
-
-
-_from_child = msgspec.msgpack.Decoder(_ToParent)
-_from_parent = msgspec.msgpack.Decoder(_ToChild)
 
 
 # -- the child's side -------------------------------------------------------------------------
@@ -448,25 +385,25 @@ class _ParentLink:
         actors = {entry.actor for entry in chunk}
         ident = next(self._ids)
         self._sent[ident] = chunk
-        message = _Submit(
+        message = Submit(
             ident,
             actors.pop() if len(actors) == 1 else RECEIVER_ACTOR,
             [event for entry in chunk for event in entry.events],
             [text for entry in chunk for text in entry.raw],
             journaled=True,
         )
-        self._writer.write(_frame(message))
+        self._writer.write(encode_message(message))
 
     async def _submit(self, items: list[EventIn], actor: Actor, raw: list[str | None]) -> None:
         ident = next(self._ids)
         future = self._waiting[ident] = asyncio.get_running_loop().create_future()
-        self._writer.write(_frame(_Submit(ident, actor, items, raw)))
+        self._writer.write(encode_message(Submit(ident, actor, items, raw)))
         try:
             await future
         finally:
             self._waiting.pop(ident, None)
 
-    def settle(self, message: _Stored | _Refused) -> None:
+    def settle(self, message: Stored | Refused) -> None:
         chunk = self._sent.pop(message.id, None)
         if chunk is not None:
             self._settle_journaled(chunk, message)
@@ -474,21 +411,21 @@ class _ParentLink:
         future = self._waiting.get(message.id)
         if future is None or future.done():
             return
-        if isinstance(message, _Stored):
+        if isinstance(message, Stored):
             future.set_result(None)
         else:
-            future.set_exception(_KINDS[message.kind](message.detail))
+            future.set_exception(KINDS[message.kind](message.detail))
 
-    def _settle_journaled(self, chunk: list[JournalEntry], message: _Stored | _Refused) -> None:
+    def _settle_journaled(self, chunk: list[JournalEntry], message: Stored | Refused) -> None:
         assert self._journal is not None
-        if isinstance(message, _Refused) and message.kind != "refused":  # not stored: again, in order
+        if isinstance(message, Refused) and message.kind != "refused":  # not stored: again, in order
             log.warning("sia journal: the engine did not store a batch; retrying", extra={"error": message.detail})
             self._outbox.extendleft(reversed(chunk))
             if self._send_timer is not None:  # no sooner than the retry: the outbox goes up in order
                 self._send_timer.cancel()
             self._send_timer = asyncio.get_running_loop().call_later(RETRY_S, self._send_outbox)
             return
-        if isinstance(message, _Refused):  # the guard passed it here, the engine refused it (and audited that)
+        if isinstance(message, Refused):  # the guard passed it here, the engine refused it (and audited that)
             if len(chunk) > 1:  # the engine refuses a batch whole: find the entries it refuses
                 for entry in chunk:
                     self._send([entry])
@@ -522,13 +459,13 @@ class _ParentLink:
 
     def send(self, message: msgspec.Struct) -> None:
         if not self._writer.is_closing():
-            self._writer.write(_frame(message))
+            self._writer.write(encode_message(message))
 
 
 async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=link_fd))
-    start = await _read(reader, _from_parent)
-    if not isinstance(start, _Start):
+    start = await read_message(reader, FROM_PARENT)
+    if not isinstance(start, Start):
         return
     configure_logging(start.log_level)
     journal: SiaJournal | None = None
@@ -546,20 +483,20 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     tcp = socket.socket(fileno=tcp_fd) if tcp_fd is not None else None
     udp = socket.socket(fileno=udp_fd) if udp_fd is not None else None
     await receiver.start(start.outages, sockets=(tcp, udp))
-    link.send(_Ready())
+    link.send(Ready())
     stop = asyncio.Event()
 
     async def listen() -> None:
-        while (message := await _read(reader, _from_parent)) is not None:
-            if isinstance(message, _Stored | _Refused):
+        while (message := await read_message(reader, FROM_PARENT)) is not None:
+            if isinstance(message, Stored | Refused):
                 link.settle(message)
-            elif isinstance(message, _Stop):
+            elif isinstance(message, Stop):
                 stop.set()
         link.gone()
         stop.set()
 
-    def counters() -> _Counters:
-        return _Counters(receiver.metrics, journal.pending_events if journal is not None else 0)
+    def counters() -> Counters:
+        return Counters(receiver.metrics, journal.pending_events if journal is not None else 0)
 
     async def report() -> None:
         while True:

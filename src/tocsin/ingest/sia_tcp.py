@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 from tocsin.ingest.sia_batch import Done
 from tocsin.ingest.sia_framing import FrameBuffer
@@ -36,28 +36,31 @@ log = logging.getLogger(__name__)
 BACKLOG_FRAMES = 64
 """Frames waiting behind a held one past which the connection stops reading (memory bound)."""
 
+H = TypeVar("H")
+"""The receiver's held frame: what :meth:`Answering.judge` returns for a frame to be stored."""
 
-class Answering(Protocol):
+
+class Answering(Protocol[H]):
     """What a connection asks of the receiver that owns it (:class:`.sia.SiaReceiver`)."""
 
-    def admit(self, conn: PanelConnection) -> bool:
+    def admit(self, conn: PanelConnection[H]) -> bool:
         """Count a new connection in, or refuse it (False: it closes at once)."""
         ...
 
-    def release(self, conn: PanelConnection) -> None:
+    def release(self, conn: PanelConnection[H]) -> None:
         """The connection is closed."""
         ...
 
-    def judge(self, frame: bytes, peer: str) -> bytes | object | None:
+    def judge(self, frame: bytes, peer: str) -> bytes | H | None:
         """The answer to ``frame`` now (bytes, or None for silence), or, for a frame whose
-        events must be stored first, an opaque held frame for :meth:`hold`."""
+        events must be stored first, the held frame for :meth:`hold`."""
         ...
 
-    def hold(self, held: object, done: Done) -> None:
+    def hold(self, held: H, done: Done) -> None:
         """Store the held frame's events; ``done`` is called once they are durable or refused."""
         ...
 
-    def answer(self, held: object, error: BaseException | None) -> bytes | None:
+    def answer(self, held: H, error: BaseException | None) -> bytes | None:
         """The answer to a held frame once its events were stored (``error`` None) or not."""
         ...
 
@@ -71,7 +74,7 @@ class Answering(Protocol):
         ...
 
 
-class PanelConnection(asyncio.Protocol):
+class PanelConnection(asyncio.Protocol, Generic[H]):
     """One TCP connection; ``busy`` while a frame of it waits to be stored.
 
     ``idle_since`` (event-loop time) is when it last received bytes or sent a held frame's
@@ -79,13 +82,13 @@ class PanelConnection(asyncio.Protocol):
     its answers).
     """
 
-    def __init__(self, host: Answering) -> None:
+    def __init__(self, host: Answering[H]) -> None:
         self._host = host
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self.peer = ""
         self._buffer = FrameBuffer(on_discard=self._discarded)
-        self._held: object | None = None
+        self._held: H | None = None
         self._backlog: collections.deque[bytes] = collections.deque()
         self._eof = False
         self._closed = False
@@ -207,6 +210,7 @@ class PanelConnection(asyncio.Protocol):
 
     def _stored(self, error: BaseException | None) -> None:
         held, self._held = self._held, None
+        assert held is not None  # the batcher calls back once per frame held
         reply = self._host.answer(held, error)
         if self._closed:
             return

@@ -22,7 +22,7 @@ import pytest
 
 from tests.unit.ingest._polling import eventually
 from tocsin.errors import ConfigError, GuardRefusal, StoreUnavailable
-from tocsin.ingest import sia_process
+from tocsin.ingest import sia_link, sia_process
 from tocsin.ingest.sia import SiaAccount, SiaConfig
 from tocsin.ingest.sia_codec import format_timestamp, parse_frame
 from tocsin.ingest.sia_framing import encode_frame
@@ -381,12 +381,12 @@ def test_the_child_exits_when_its_parent_goes_away() -> None:
         )
         theirs.close()
         try:
-            start = sia_process._Start(config(), {}, "WARNING")
-            ours.sendall(sia_process._frame(start))
+            start = sia_link.Start(config(), {}, "WARNING")
+            ours.sendall(sia_link.encode_message(start))
             ours.settimeout(10)
             header = ours.recv(4)
-            (size,) = sia_process._LENGTH.unpack(header)
-            assert isinstance(sia_process._from_child.decode(ours.recv(size)), sia_process._Ready)
+            (size,) = sia_link._LENGTH.unpack(header)
+            assert isinstance(sia_link.FROM_CHILD.decode(ours.recv(size)), sia_link.Ready)
         except BaseException:
             child.kill()
             raise

@@ -725,7 +725,7 @@ def test_a_connection_that_does_not_read_its_answers_for_the_idle_timeout_is_clo
     ] == ["sia connection not reading its answers, closing"]
 
 
-async def unread_panel(receiver: SiaReceiver, link: bytes) -> tuple[socket.socket, PanelConnection]:
+async def unread_panel(receiver: SiaReceiver, link: bytes) -> tuple[socket.socket, PanelConnection[Any]]:
     """A panel that sends 1,000 link tests and reads none of the answers (50 KB): with small
     socket buffers most of them stay in the receiver's transport, too few to stall it."""
     sock = socket.socket()

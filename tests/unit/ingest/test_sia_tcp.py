@@ -22,28 +22,31 @@ from tocsin.ingest.sia_batch import Done
 from tocsin.ingest.sia_framing import encode_frame
 from tocsin.ingest.sia_tcp import BACKLOG_FRAMES, PanelConnection, peer_text
 
+Held = tuple[str, bytes]
+"""The fake host's held frame: ("held", frame)."""
+
 
 class FakeHost:
     def __init__(self, *, limit: int = 10, big_answers: bool = False) -> None:
         self.limit = limit
         self.big_answers = big_answers
-        self.connections: list[PanelConnection] = []
-        self.released: list[PanelConnection] = []
+        self.connections: list[PanelConnection[Held]] = []
+        self.released: list[PanelConnection[Held]] = []
         self.judged: list[bytes] = []
         self.held: list[tuple[bytes, Done]] = []
         self.discards: list[tuple[str, int]] = []
         self.stopping = False
 
-    def admit(self, conn: PanelConnection) -> bool:
+    def admit(self, conn: PanelConnection[Held]) -> bool:
         if len(self.connections) >= self.limit:
             return False
         self.connections.append(conn)
         return True
 
-    def release(self, conn: PanelConnection) -> None:
+    def release(self, conn: PanelConnection[Held]) -> None:
         self.released.append(conn)
 
-    def judge(self, data: bytes, peer: str) -> bytes | object | None:
+    def judge(self, data: bytes, peer: str) -> bytes | Held | None:
         frame = data[8:]  # past the CRC and the length
         self.judged.append(frame)
         if frame.startswith(b"hold"):
@@ -52,12 +55,10 @@ class FakeHost:
             return None
         return (b"x" * 65536 if self.big_answers else b"ok:" + frame) + b"\r"
 
-    def hold(self, held: object, done: Done) -> None:
-        assert isinstance(held, tuple)
+    def hold(self, held: Held, done: Done) -> None:
         self.held.append((held[1], done))
 
-    def answer(self, held: object, error: BaseException | None) -> bytes | None:
-        assert isinstance(held, tuple)
+    def answer(self, held: Held, error: BaseException | None) -> bytes | None:
         frame: bytes = held[1]
         return (b"stored:" if error is None else b"failed:") + frame + b"\r"
 

@@ -176,9 +176,16 @@ def test_a_direct_job_after_staged_groups_sees_their_rows(db: Database, writer: 
     assert asyncio.run(main()) == 50
 
 
-def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_stage(
-    db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("first", "lane"),
+    [("bulk", {}), ("journaled", {"urgent": True, "overlap": True})],
+    ids=["bulk", "urgent-overlap"],
+)
+def test_a_waited_urgent_group_commits_on_the_writer_thread_and_others_on_the_stage(
+    db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch, first: str, lane: dict[str, bool]
 ) -> None:
+    """A bulk group, and an urgent one no sender waits on (``overlap``), hand their COMMIT to
+    the stage; an urgent group whose sender waits commits on the writer thread."""
     committed_on: list[str] = []
     original = pipeline_module.Pipeline._commit
 
@@ -190,32 +197,9 @@ def test_an_urgent_group_commits_on_the_writer_thread_and_a_bulk_group_on_the_st
     writer.start()
 
     async def main() -> None:
-        await writer.submit(_token("bulk"))
-        await writer.submit(_token("urgent"), urgent=True)
-
-    asyncio.run(main())
-    assert committed_on == ["tocsin-commit", "tocsin-writer"]
-    assert _stored(db) == ["bulk", "urgent"]
-
-
-def test_an_urgent_group_no_sender_waits_on_commits_on_the_stage(
-    db: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``overlap``: urgent, yet its COMMIT overlaps the next group like a bulk group's."""
-    committed_on: list[str] = []
-    original = pipeline_module.Pipeline._commit
-
-    def commit(pipe: Any, written: Any) -> None:
-        committed_on.append(threading.current_thread().name)
-        original(pipe, written)
-
-    monkeypatch.setattr(pipeline_module.Pipeline, "_commit", commit)
-    writer.start()
-
-    async def main() -> None:
-        await writer.submit(_token("journaled"), urgent=True, overlap=True)
+        await writer.submit(_token(first), **lane)
         await writer.submit(_token("waited"), urgent=True)
 
     asyncio.run(main())
     assert committed_on == ["tocsin-commit", "tocsin-writer"]
-    assert _stored(db) == ["journaled", "waited"]
+    assert _stored(db) == [first, "waited"]

@@ -55,6 +55,11 @@ class Submit(msgspec.Struct, tag=True, array_like=True):
     raw: list[str | None]
     journaled: bool = False
     """In the child's journal and ACKed already: no panel waits on this commit."""
+    judged: bool = False
+    """Every event passed the guard in the child that sends it, just before it journaled them
+    (``check_events``, the same shipped lexicon as the engine's): the engine need not judge
+    them again. False for entries recovered from an earlier process's journal (an upgrade
+    in between may judge them differently) and for batches a panel waits on."""
 
 
 class Stored(msgspec.Struct, tag=True, array_like=True):

@@ -36,6 +36,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
@@ -95,6 +96,14 @@ _STABLE_S = 60.0
 # -- the parent's side ------------------------------------------------------------------------
 
 
+class JournaledAccept(Protocol):
+    """The door for journaled batches (``Runtime.accept_journaled``); ``judged``: see ``Submit.judged``."""
+
+    def __call__(
+        self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None, judged: bool
+    ) -> Awaitable[object]: ...
+
+
 class SiaProcess:
     """Runs a :class:`SiaReceiver` in a child process; the same lifecycle as the receiver.
 
@@ -105,7 +114,8 @@ class SiaProcess:
             HTTP ingest.
         accept_journaled: the door for batches the child has journaled and ACKed already
             (default: ``accept``): urgent too, as an operator waits for the alarm to show,
-            but no panel waits on its commit (``Runtime.accept_journaled``).
+            but no panel waits on its commit (``Runtime.accept_journaled``). It is told
+            whether the child's guard judged the batch already (``Submit.judged``).
         reload_outages: the comm failures the store holds open now, for a restarted child
             to resume (the first child gets those passed to :meth:`start`).
 
@@ -118,14 +128,14 @@ class SiaProcess:
         config: SiaConfig,
         accept: Accept,
         *,
-        accept_journaled: Accept | None = None,
+        accept_journaled: JournaledAccept | None = None,
         reload_outages: Callable[[], Awaitable[Outages]],
     ) -> None:
         validate_config(config)  # a bad config fails here, as the receiver's own would
         self.config = config
         self.metrics = SiaMetrics()
         self._accept = accept
-        self._accept_journaled = accept_journaled or accept
+        self._accept_journaled = accept_journaled
         self._reload_outages = reload_outages
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
@@ -272,9 +282,11 @@ class SiaProcess:
         of the new child has the same id (and, from its journal, delete it uncommitted).
         """
         reply: msgspec.Struct
-        accept = self._accept_journaled if message.journaled else self._accept
         try:
-            await accept(message.events, message.actor, raw=message.raw)
+            if message.journaled and self._accept_journaled is not None:
+                await self._accept_journaled(message.events, message.actor, raw=message.raw, judged=message.judged)
+            else:
+                await self._accept(message.events, message.actor, raw=message.raw)
         except TocsinError as exc:
             kind: Kind = next((k for k, cls in KINDS.items() if isinstance(exc, cls)), "failed")
             reply = Refused(message.id, kind, exc.detail)
@@ -345,6 +357,8 @@ class _ParentLink:
         """Journal seq -> a caller waiting for its confirmation (past the pending bound)."""
         self._send_timer: asyncio.TimerHandle | None = None
         """When the outbox goes up next (None: it is empty or just went)."""
+        self._judged_from = 1
+        """The first journal seq this process appended, after the guard passed it (see ``Submit.judged``)."""
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
@@ -363,6 +377,15 @@ class _ParentLink:
         if bounded:
             self._confirmed[entry.seq] = waiter = asyncio.get_running_loop().create_future()
             await waiter
+
+    def replay(self, entries: list[JournalEntry]) -> None:
+        """Send up the entries an earlier process left in the journal (in journal order).
+
+        Not judged here: the engine's guard judges them, as this process's may be newer.
+        """
+        if entries:
+            self._judged_from = max(self._judged_from, *(entry.seq + 1 for entry in entries))
+        self.queue(entries)
 
     def queue(self, entries: list[JournalEntry]) -> None:
         """Send journaled entries up after :data:`SEND_DELAY_S` (with whatever joins them)."""
@@ -391,6 +414,7 @@ class _ParentLink:
             [event for entry in chunk for event in entry.events],
             [text for entry in chunk for text in entry.raw],
             journaled=True,
+            judged=chunk[0].seq >= self._judged_from,  # in journal order: the rest are newer
         )
         self._writer.write(encode_message(message))
 
@@ -479,7 +503,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     if replay:  # ACKed before a crash or a stop, perhaps not stored: again (the engine skips what it has)
         metrics.replayed += sum(len(entry.events) for entry in replay)
         log.info("sia journal: resubmitting entries", extra={"entries": len(replay)})
-        link.queue(replay)
+        link.replay(replay)
     tcp = socket.socket(fileno=tcp_fd) if tcp_fd is not None else None
     udp = socket.socket(fileno=udp_fd) if udp_fd is not None else None
     await receiver.start(start.outages, sockets=(tcp, udp))

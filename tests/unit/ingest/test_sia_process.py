@@ -40,6 +40,8 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[tuple[list[EventIn], Actor, list[str | None]]] = []
         self.reloads = 0
+        self.judged: list[bool] = []
+        """``judged`` of each batch through :meth:`accept_journaled`."""
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
@@ -50,6 +52,12 @@ class FakeEngine:
             raise StoreUnavailable("writer queue is full")
         self.calls.append((list(items), actor, list(raw or [])))
         return [(n, None) for n in range(len(items))]
+
+    async def accept_journaled(
+        self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None, judged: bool
+    ) -> object:
+        self.judged.append(judged)
+        return await self.accept(items, actor, raw=raw)
 
     async def reload(self) -> Outages:
         self.reloads += 1
@@ -244,6 +252,46 @@ def test_journaled_alarms_outlive_an_engine_that_cannot_store_them(tmp_path: Pat
     asyncio.run(main())
 
 
+def test_entries_replayed_from_an_earlier_process_are_judged_by_the_engine(tmp_path: Path) -> None:
+    """Only what this receiver process journaled went past its guard: entries an earlier
+    process left in the journal (perhaps an older tocsin) go up with ``judged`` False, so the
+    engine's guard decides on them; what the new process journals goes up judged."""
+    door = FakeEngine()
+
+    async def unavailable(
+        items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None, judged: bool
+    ) -> object:
+        raise StoreUnavailable("writer queue is full")
+
+    async def main() -> None:
+        first = sia_process.SiaProcess(
+            journaled(tmp_path), door.accept, accept_journaled=unavailable, reload_outages=door.reload
+        )
+        await first.start()
+        try:
+            replies = await exchange(first.bound_tcp, alarm(ACCOUNT, 1))
+            assert [token_and_seq(r)[0] for r in replies] == ["ACK"]
+        finally:
+            await first.stop()
+        assert segments(tmp_path)  # left for the next process
+
+        second = sia_process.SiaProcess(
+            journaled(tmp_path), door.accept, accept_journaled=door.accept_journaled, reload_outages=door.reload
+        )
+        await second.start()
+        try:
+            assert await eventually(lambda: len(door.events) == 1)
+            (ack,) = await exchange(second.bound_tcp, alarm(ACCOUNT, 2))
+            assert token_and_seq(ack)[0] == "ACK"
+            assert await eventually(lambda: len(door.events) == 2)
+        finally:
+            await second.stop()
+        assert [e.attributes["sequence"] for e in door.events] == ["0001", "0002"]
+        assert door.judged == [False, True]
+
+    asyncio.run(main())
+
+
 def test_a_journal_needs_a_process_of_its_own(tmp_path: Path) -> None:
     conf = msgspec.structs.replace(journaled(tmp_path), own_process=False)
     with pytest.raises(ConfigError, match="own_process"):
@@ -274,13 +322,14 @@ def test_journaled_batches_take_their_own_door_and_a_waiting_panels_the_urgent_o
     tmp_path: Path, journal: bool
 ) -> None:
     """ACKed from the journal, a batch goes to ``accept_journaled`` (urgent, no panel waits on
-    its commit); a panel waiting for the engine's commit goes through ``accept``."""
+    its commit), marked judged by the receiver's guard; a panel waiting for the engine's commit
+    goes through ``accept``."""
     waiting, journaled_door = FakeEngine(), FakeEngine()
 
     async def main() -> None:
         conf = msgspec.structs.replace(journaled(tmp_path), journal=journal)
         receiver = sia_process.SiaProcess(
-            conf, waiting.accept, accept_journaled=journaled_door.accept, reload_outages=waiting.reload
+            conf, waiting.accept, accept_journaled=journaled_door.accept_journaled, reload_outages=waiting.reload
         )
         await receiver.start()
         try:
@@ -291,6 +340,10 @@ def test_journaled_batches_take_their_own_door_and_a_waiting_panels_the_urgent_o
         finally:
             await receiver.stop()
         assert unused.events == []
+        if journal:
+            assert journaled_door.judged and all(journaled_door.judged)
+        else:
+            assert journaled_door.judged == []
 
     asyncio.run(main())
 
@@ -421,5 +474,45 @@ def test_the_runtime_runs_the_receiver_where_the_config_says(tmp_path: Path, own
         assert runtime.sia.metrics.journaled == (1 if own_process else 0)
         if own_process:
             assert not list(journal.glob("*.journal"))  # committed before the stop finished
+
+    asyncio.run(main())
+
+
+def test_the_runtime_judges_journaled_alarms_unless_the_receiver_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Runtime.accept_journaled`` runs the guard on what the receiver process did not judge
+    (entries replayed from an earlier process's journal), refusing as ``accept`` does, and
+    does not judge a second time what the receiver's guard passed just before journaling."""
+    from tocsin import app
+    from tocsin.config import load_settings
+    from tocsin.engine.policy import check_events as guard
+
+    judged_here: list[int] = []
+
+    def counting(items: Sequence[EventIn]) -> object:
+        judged_here.append(len(items))
+        return guard(items)
+
+    monkeypatch.setattr(app, "check_events", counting)
+    device = Actor(name=f"sia:{ACCOUNT}", role="device")
+
+    def event(kind: str, n: int) -> EventIn:
+        return EventIn(type=kind, method="equipment", source=f"sia:{ACCOUNT}", external_id=f"{kind}-{n}")
+
+    async def main() -> None:
+        runtime = app.Runtime(load_settings(None, db=str(tmp_path / "t.db")))
+        await runtime.start()
+        try:
+            with pytest.raises(GuardRefusal, match="protected-category guard"):
+                await runtime.accept_journaled([event("protest.gathering", 1)], device, judged=False)
+            assert judged_here == [1]
+            stored = await runtime.accept_journaled([event("intrusion.burglary", 2)], device, judged=False)
+            assert judged_here == [1, 1] and len(stored) == 1
+            stored = await runtime.accept_journaled([event("intrusion.burglary", 3)], device, judged=True)
+            assert judged_here == [1, 1] and len(stored) == 1  # the receiver judged it: not again
+            assert runtime.metrics.guard_refusals.labels("event")._value.get() == 1
+        finally:
+            await runtime.stop()
 
     asyncio.run(main())

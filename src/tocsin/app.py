@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from sqlalchemy import Connection
 
 from tocsin import __version__
+from tocsin._internal import heap
 from tocsin._internal.clock import Clock, from_us, system_clock
 from tocsin.api.accounts import create_user, login, logout, me, patch_user, users_list
 from tocsin.api.alarm_types import (
@@ -364,16 +364,12 @@ def build_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         runtime = Runtime(settings, clock=clock)
         app.state.runtime = runtime
         await runtime.start()
-        # What exists now (modules, routes, the guard's automata, loaded engine state) lives as
-        # long as the process: keep it out of the cyclic GC, whose full passes over it stalled
-        # every request for ~100 ms at a time under load.
-        gc.collect()
-        gc.freeze()
+        unsettle = heap.settle()  # what exists now lives as long as the process; see tocsin._internal.heap
         try:
             yield
         finally:
             await runtime.stop()
-            gc.unfreeze()  # a process that builds many apps (the tests) can collect this one
+            unsettle()
 
     # console pages check the session themselves: without one they redirect to the login page
     auth = DefineMiddleware(BearerAuth, exclude=[*(f"^{p}$" for p in PUBLIC_PATHS), "^/$", "^/console(/.*)?$"])

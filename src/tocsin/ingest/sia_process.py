@@ -40,6 +40,7 @@ from typing import Protocol
 
 import msgspec
 
+from tocsin._internal import heap
 from tocsin._internal.logging import configure_logging
 from tocsin.engine.policy import check_events
 from tocsin.errors import ConfigError, StoreUnavailable, TocsinError
@@ -507,6 +508,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     tcp = socket.socket(fileno=tcp_fd) if tcp_fd is not None else None
     udp = socket.socket(fileno=udp_fd) if udp_fd is not None else None
     await receiver.start(start.outages, sockets=(tcp, udp))
+    heap.settle()  # a frame's objects die within its batch: see tocsin._internal.heap
     link.send(Ready())
     stop = asyncio.Event()
 

@@ -339,7 +339,8 @@ class _ParentLink:
     order while the engine is unavailable. The engine refuses a batch whole, so the entries
     of a refused one go again one by one, and only the refused entry is dropped (the
     engine audited the refusal; the receiver asks the guard before it journals, so this
-    is for a guard that changed its mind). Past :data:`MAX_PENDING_EVENTS` unconfirmed
+    is for entries replayed from an earlier process's journal, which an upgraded guard may
+    refuse). Past :data:`MAX_PENDING_EVENTS` unconfirmed
     events a batch is still journaled but returns only once confirmed, so a stalled engine
     slows the panels down instead of filling the disk.
     """
@@ -359,7 +360,8 @@ class _ParentLink:
         self._send_timer: asyncio.TimerHandle | None = None
         """When the outbox goes up next (None: it is empty or just went)."""
         self._judged_from = 1
-        """The first journal seq this process appended, after the guard passed it (see ``Submit.judged``)."""
+        """Journal seqs from this one on were appended by this process, once its guard had
+        passed them; lower ones were replayed from an earlier process (see ``Submit.judged``)."""
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None

@@ -19,6 +19,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, RootTransaction
 
+from tocsin._internal.priority import lower_this_thread
 from tocsin.errors import StoreError
 from tocsin.store.jobs import AfterRollback, Job, Outcome, Tx, commit_error, failed, flush_deferred, rollback_hooks
 
@@ -73,6 +74,7 @@ class Stage(Generic[T]):
         self._thread.join()
 
     def _run(self) -> None:
+        lower_this_thread()  # as the writer's (tocsin._internal.priority)
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._waiting or self._stopping)

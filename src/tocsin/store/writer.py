@@ -88,6 +88,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from tocsin._internal.priority import lower_this_thread
 from tocsin.errors import StoreError, StoreUnavailable
 from tocsin.store.bulk import driver_cursor
 from tocsin.store.jobs import (
@@ -290,6 +291,7 @@ class Writer:
             conn.close()
 
     def _run(self) -> None:
+        lower_this_thread()  # batch work: the event loops that answer go first (tocsin._internal.priority)
         with self._engine.connect() as conn, contextlib.ExitStack() as resources:
             pipe = None
             if self._reader is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,7 +13,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.conftest import held_writer
+from tocsin._internal.priority import BACKGROUND_NICE
 from tocsin.errors import StoreUnavailable
+from tocsin.store.pipeline import Stage
 from tocsin.store.schema import tokens
 from tocsin.store.sqlite import Database
 from tocsin.store.writer import BULK_GROUP_WHILE_URGENT, Tx, Writer
@@ -192,3 +196,30 @@ def test_bulk_groups_shrink_while_urgent_jobs_flow(db: Database) -> None:
     assert groups == [["blocker"], ["u0"], ["b0", "b1"], ["b2", "b3"], ["b4"]]
     # Without urgent traffic one group takes them all.
     assert _run_queued(db, 1000, [(f"b{i}", False) for i in range(5)], weight=100)[1:] == [[f"b{i}" for i in range(5)]]
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_jobs_and_commits_run_at_a_lower_priority_than_the_event_loop(db: Database) -> None:
+    """The store's threads yield the cores to the loops that answer (tocsin._internal.priority)."""
+    writer = db.writer(max_pending=10, max_group_weight=10)
+    seen: dict[str, int] = {}
+
+    def job(tx: Tx) -> None:
+        seen["job"] = _nice()
+
+    async def main() -> None:
+        await writer.submit(job)
+
+    _serve(writer, main)
+    assert seen["job"] == min(19, _nice() + BACKGROUND_NICE)
+    assert _nice() < seen["job"]  # the caller's thread is untouched
+
+    handled: list[int] = []
+    stage: Stage[int] = Stage(lambda _: handled.append(_nice()), name="probe")
+    stage.start()
+    stage.hand(1)
+    stage.stop()
+    assert handled == [min(19, _nice() + BACKGROUND_NICE)]

@@ -118,6 +118,8 @@ class SiaJournal:
         """Why appends fail from now on (None while the journal works)."""
         self.pending_events = 0
         """Events journaled and not yet confirmed."""
+        self.first_own_seq = 1
+        """Entries from this seq on were appended by this process; lower ones were recovered by :meth:`open`."""
 
     def open(self) -> list[JournalEntry]:
         """Create the directory or recover it; the entries still unconfirmed, in order.
@@ -150,6 +152,7 @@ class SiaJournal:
             if not found:  # nothing in it to confirm
                 _drop(segment)
             entries.extend(found)
+        self.first_own_seq = self._next_seq
         return entries
 
     async def append(self, actor: Actor, events: list[EventIn], raw: list[str | None]) -> JournalEntry:

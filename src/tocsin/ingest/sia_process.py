@@ -359,9 +359,6 @@ class _ParentLink:
         """Journal seq -> a caller waiting for its confirmation (past the pending bound)."""
         self._send_timer: asyncio.TimerHandle | None = None
         """When the outbox goes up next (None: it is empty or just went)."""
-        self._judged_from = 1
-        """Journal seqs from this one on were appended by this process, once its guard had
-        passed them; lower ones were replayed from an earlier process (see ``Submit.judged``)."""
 
     async def accept(
         self, items: Sequence[EventIn], actor: Actor, /, *, raw: Sequence[str | None] | None = None
@@ -381,15 +378,6 @@ class _ParentLink:
             self._confirmed[entry.seq] = waiter = asyncio.get_running_loop().create_future()
             await waiter
 
-    def replay(self, entries: list[JournalEntry]) -> None:
-        """Send up the entries an earlier process left in the journal (in journal order).
-
-        Not judged here: the engine's guard judges them, as this process's may be newer.
-        """
-        if entries:
-            self._judged_from = max(self._judged_from, *(entry.seq + 1 for entry in entries))
-        self.queue(entries)
-
     def queue(self, entries: list[JournalEntry]) -> None:
         """Send journaled entries up after :data:`SEND_DELAY_S` (with whatever joins them)."""
         self._outbox.extend(entries)
@@ -408,6 +396,7 @@ class _ParentLink:
             self._send(chunk)
 
     def _send(self, chunk: list[JournalEntry]) -> None:
+        assert self._journal is not None  # only journaled entries are sent in chunks
         actors = {entry.actor for entry in chunk}
         ident = next(self._ids)
         self._sent[ident] = chunk
@@ -417,7 +406,8 @@ class _ParentLink:
             [event for entry in chunk for event in entry.events],
             [text for entry in chunk for text in entry.raw],
             journaled=True,
-            judged=chunk[0].seq >= self._judged_from,  # in journal order: the rest are newer
+            # this process's own appends passed its guard; recovered ones are the engine's to judge
+            judged=chunk[0].seq >= self._journal.first_own_seq,  # in journal order: the rest are newer
         )
         self._writer.write(encode_message(message))
 
@@ -452,7 +442,7 @@ class _ParentLink:
                 self._send_timer.cancel()
             self._send_timer = asyncio.get_running_loop().call_later(RETRY_S, self._send_outbox)
             return
-        if isinstance(message, Refused):  # the guard passed it here, the engine refused it (and audited that)
+        if isinstance(message, Refused):  # recovered, and refused by the engine's (newer) guard, which audited it
             if len(chunk) > 1:  # the engine refuses a batch whole: find the entries it refuses
                 for entry in chunk:
                     self._send([entry])
@@ -506,7 +496,7 @@ async def _child(link_fd: int, tcp_fd: int | None, udp_fd: int | None) -> None:
     if replay:  # ACKed before a crash or a stop, perhaps not stored: again (the engine skips what it has)
         metrics.replayed += sum(len(entry.events) for entry in replay)
         log.info("sia journal: resubmitting entries", extra={"entries": len(replay)})
-        link.replay(replay)
+        link.queue(replay)
     tcp = socket.socket(fileno=tcp_fd) if tcp_fd is not None else None
     udp = socket.socket(fileno=udp_fd) if udp_fd is not None else None
     await receiver.start(start.outages, sockets=(tcp, udp))
